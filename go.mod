@@ -1,0 +1,9 @@
+module github.com/bpffuzz/bpffuzz
+
+go 1.26.0
+
+require (
+	github.com/cilium/ebpf v0.22.0
+	github.com/gopacket/gopacket v1.7.7
+	golang.org/x/sys v0.50.0
+)
