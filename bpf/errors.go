@@ -96,7 +96,12 @@ func (e *LoadError) Error() string {
 		log = log[len(log)-tailLines:]
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "the verifier rejected program %s: %v\n", e.Program, errors.Unwrap(e.Err))
+	why := ""
+	var errno syscall.Errno
+	if errors.As(e.Err, &errno) {
+		why = " (" + errnoName(errno) + ")"
+	}
+	fmt.Fprintf(&b, "the verifier rejected program %s%s; the end of its log:\n", e.Program, why)
 	b.WriteString(cut)
 	for _, l := range log {
 		b.WriteString("  ")

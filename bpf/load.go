@@ -244,8 +244,9 @@ func (p *Program) Maps() map[string]*ebpf.Map {
 	return p.coll.Maps
 }
 
-// FD is the program's file descriptor.
-func (p *Program) FD() int { return p.prog.FD() }
+// Raw returns the loaded cilium/ebpf program, e.g. to pin it or read its
+// info. It stays owned by p.
+func (p *Program) Raw() *ebpf.Program { return p.prog }
 
 // Close releases the program, its maps and its tail-call programs.
 func (p *Program) Close() error {

@@ -1,0 +1,83 @@
+// Command bpffuzz runs and fuzzes eBPF programs through the kernel's
+// BPF_PROG_RUN.
+//
+//	bpffuzz list OBJECT [--json]
+//	bpffuzz run OBJECT PROGRAM [input flags] [--json]
+//	bpffuzz probe [--json]
+//
+// Exit codes: 0 the command ran, 1 it could not run (bad input, missing
+// privilege, verifier rejection, kernel error), 2 usage error.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(exitCode(run(os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
+}
+
+// usageError is a command line the tool does not understand (exit 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// errReported means the command already printed its failure (exit 1).
+var errReported = errors.New("reported")
+
+func exitCode(err error, stderr io.Writer) int {
+	var ue *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "bpffuzz: %s\nRun 'bpffuzz help' for usage.\n", ue.msg)
+		return 2
+	case errors.Is(err, errReported):
+		return 1
+	default:
+		fmt.Fprintf(stderr, "bpffuzz: %v\n", err)
+		return 1
+	}
+}
+
+const usage = `bpffuzz runs eBPF programs through the kernel's BPF_PROG_RUN.
+
+Usage:
+  bpffuzz list OBJECT [--json]              programs, maps and variables of an ELF object
+  bpffuzz run OBJECT PROGRAM [flags]        run a program once on one input
+  bpffuzz probe [--json]                    what this kernel's BPF_PROG_RUN supports
+  bpffuzz help [COMMAND]
+
+Run 'bpffuzz help run' for the input flags.
+Needs root, or CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON (or run under scripts/qemu-run.sh).
+`
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return &usageError{"no command given"}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "list":
+		return listCmd(rest, stdout)
+	case "run":
+		return runCmd(rest, stdout, stderr)
+	case "probe":
+		return probeCmd(rest, stdout)
+	case "help", "-h", "--help":
+		if len(rest) > 0 && rest[0] == "run" {
+			fmt.Fprint(stdout, runUsage)
+			return nil
+		}
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return usagef("unknown command %q", cmd)
+}

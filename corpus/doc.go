@@ -1,0 +1,3 @@
+// Package corpus reads packet captures (pcap and pcapng) into packets a BPF
+// program can run on. It never touches the kernel.
+package corpus
