@@ -35,13 +35,13 @@ const (
 	maxSyscallCtx    = 65535  // U16_MAX
 	maxCtxSize       = 4096   // PAGE_SIZE: a larger ctx_size_in is E2BIG
 	ethHdrLen        = 14
-	maxSKBDataIn     = 3712         // 4096 - NET_SKB_PAD(64) - aligned skb_shared_info(320)
-	maxSKBDataOut    = 16064        // BPF_SKB_MAX_LEN: change_tail/change_head growth limit
-	maxXDPLinear     = 3520         // 4096 - XDP_PACKET_HEADROOM(256) - tailroom(320)
-	maxXDPFrags      = 17           // MAX_SKB_FRAGS
-	xdpFragSize      = 4096         // PAGE_SIZE
+	maxSKBDataIn     = 3712                                   // 4096 - NET_SKB_PAD(64) - aligned skb_shared_info(320)
+	maxSKBDataOut    = 16064                                  // BPF_SKB_MAX_LEN: change_tail/change_head growth limit
+	maxXDPLinear     = 3520                                   // 4096 - XDP_PACKET_HEADROOM(256) - tailroom(320)
+	maxXDPFrags      = 17                                     // MAX_SKB_FRAGS
+	xdpFragSize      = 4096                                   // PAGE_SIZE
 	maxXDPDataIn     = maxXDPLinear + maxXDPFrags*xdpFragSize // 73152; one more is ENOMEM
-	maxXDPLinearOut  = 3736         // meta + data after adjust_head/adjust_meta growth of 216
+	maxXDPLinearOut  = 3736                                   // meta + data after adjust_head/adjust_meta growth of 216
 	maxXDPDataOut    = maxXDPLinearOut + maxXDPFrags*xdpFragSize
 	maxFlowDataIn    = 4096
 	minNetfilterData = 20 // sizeof(struct iphdr)
@@ -210,10 +210,10 @@ func decodeSKBContext(b []byte) SKBContext {
 
 // Flow dissector flags (bpf_flow_keys.flags).
 const (
-	FlowDissectorParse1stFrag     = 1 << 0 // BPF_FLOW_DISSECTOR_F_PARSE_1ST_FRAG
-	FlowDissectorStopAtFlowLabel  = 1 << 1 // BPF_FLOW_DISSECTOR_F_STOP_AT_FLOW_LABEL
-	FlowDissectorStopAtEncap      = 1 << 2 // BPF_FLOW_DISSECTOR_F_STOP_AT_ENCAP
-	flowKeysFlagsOff              = 48
+	FlowDissectorParse1stFrag    = 1 << 0 // BPF_FLOW_DISSECTOR_F_PARSE_1ST_FRAG
+	FlowDissectorStopAtFlowLabel = 1 << 1 // BPF_FLOW_DISSECTOR_F_STOP_AT_FLOW_LABEL
+	FlowDissectorStopAtEncap     = 1 << 2 // BPF_FLOW_DISSECTOR_F_STOP_AT_ENCAP
+	flowKeysFlagsOff             = 48
 )
 
 // FlowDissectorContext is the input of a flow dissector: only the flags of
@@ -225,7 +225,9 @@ type FlowDissectorContext struct {
 
 func (c FlowDissectorContext) contextSize() int { return sizeofFlowKeys }
 
-func (c FlowDissectorContext) putContext(b []byte, _ int) { le.PutUint32(b[flowKeysFlagsOff:], c.Flags) }
+func (c FlowDissectorContext) putContext(b []byte, _ int) {
+	le.PutUint32(b[flowKeysFlagsOff:], c.Flags)
+}
 
 func (c FlowDissectorContext) check(p *Program, n int) error {
 	if p.kind != kindFlow {
@@ -417,4 +419,3 @@ func rxQueues(name string) int {
 	}
 	return len(m)
 }
-
