@@ -144,7 +144,9 @@ func ErrnoName(e syscall.Errno) string { return errnoNames[e] }
 // permission turns EPERM/EACCES from the bpf syscall into ErrPermission.
 func permission(err error) error {
 	if errors.Is(err, syscall.EPERM) {
-		return fmt.Errorf("%w (%v)", ErrPermission, err)
+		// cilium/ebpf's message suggests raising RLIMIT_MEMLOCK; bpffuzz
+		// already lifts it, so the cause is privilege.
+		return fmt.Errorf("%w (EPERM)", ErrPermission)
 	}
 	return err
 }

@@ -132,7 +132,8 @@ func putInt(name string, dst []byte, u uint64) error {
 	if size < 8 {
 		// Accept values that fit unsigned or as a sign-extended negative.
 		hi := u >> (8 * size)
-		if hi != 0 && hi != (^uint64(0))>>(8*size) {
+		negative := hi == (^uint64(0))>>(8*size) && u>>(8*size-1)&1 == 1
+		if hi != 0 && !negative {
 			return fmt.Errorf("set variable %s: %d does not fit in %d bytes", name, int64(u), size)
 		}
 	}

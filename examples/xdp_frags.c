@@ -12,7 +12,7 @@
  * offset in it, crossing fragment boundaries as needed.
  *
  * The program inspects the last 4 bytes of the whole frame:
- *   XDP_ABORTED  frame shorter than 14 bytes (or the load fails)
+ *   XDP_ABORTED  frame under 14 bytes, or the load fails (offsets > 0xffff)
  *   XDP_DROP     trailer is de ad be ef (0xdeadbeef in network order)
  *   XDP_PASS     otherwise
  *
