@@ -49,12 +49,16 @@ func probeProgram(t ebpf.ProgramType, at ebpf.AttachType, flags uint32, ret int3
 	removeMemlock()
 	prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
 		Type: t, AttachType: at, Flags: flags, License: "GPL",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, ret), asm.Return()},
+		Instructions: probeInsns(ret),
 	}, ebpf.ProgramOptions{})
 	if err != nil {
 		return nil, permission(err)
 	}
 	return prog, nil
+}
+
+func probeInsns(ret int32) asm.Instructions {
+	return asm.Instructions{asm.Mov.Imm(asm.R0, ret), asm.Return()}
 }
 
 // probeRun runs prog with data and ctx and returns the kernel's errno.
