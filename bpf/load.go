@@ -37,6 +37,11 @@ type Options struct {
 	// under this bpffs directory (shared between loads). Default: pinning is
 	// cleared, so a load never touches the host's bpffs.
 	PinPath string
+	// Rewrite, if set, is called on a private copy of the spec just before
+	// load, with the names of the programs that will be loaded (the named
+	// program first, then the PROG_ARRAY targets in name order). Package
+	// cover uses it to instrument programs.
+	Rewrite func(spec *ebpf.CollectionSpec, programs []string) error
 	// LogLevel is the verifier log level for the load; the log is always
 	// collected when the verifier rejects the program. Default: 0.
 	LogLevel ebpf.LogLevel
@@ -139,6 +144,18 @@ func LoadSpec(spec *ebpf.CollectionSpec, program string, opts *Options) (*Progra
 	for name, v := range opts.Variables {
 		if err := setVariable(spec, name, v); err != nil {
 			return nil, err
+		}
+	}
+
+	if opts.Rewrite != nil {
+		loaded := []string{program}
+		for _, name := range slices.Sorted(maps.Keys(keep)) {
+			if name != program {
+				loaded = append(loaded, name)
+			}
+		}
+		if err := opts.Rewrite(spec, loaded); err != nil {
+			return nil, fmt.Errorf("rewrite before load: %w", err)
 		}
 	}
 

@@ -1,0 +1,166 @@
+package cover
+
+import (
+	"fmt"
+
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+)
+
+// Block is one basic block of a program.
+type Block struct {
+	// ID is the block's index in the coverage map, unique within a Layout.
+	ID int `json:"id"`
+	// Func is the name of the function (the program or a bpf-to-bpf
+	// subprogram) the block belongs to.
+	Func string `json:"func"`
+	// Start and End are the block's instructions as indices into the
+	// original program's instruction list, End exclusive.
+	Start int `json:"start"`
+	End   int `json:"end"`
+	// Lines are the source lines of the block's instructions, from BTF line
+	// info, in instruction order without repeats.
+	Lines []Line `json:"lines,omitempty"`
+	// Probed is false when no register was free to record the block.
+	Probed bool `json:"probed"`
+}
+
+// Line is a source location from BTF line info.
+type Line struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+}
+
+// function is a contiguous range of a program's instructions.
+type function struct {
+	name       string
+	start, end int // instruction indices, end exclusive
+}
+
+// cfg is the control-flow graph of one program (all its functions).
+type cfg struct {
+	insns  asm.Instructions
+	raw    []asm.RawInstructionOffset // raw offset of each instruction
+	funcs  []function
+	blocks []block
+	// blockAt maps an instruction index to the block starting there.
+	blockAt map[int]int
+}
+
+type block struct {
+	fn         int
+	start, end int
+	succ       []int // successor block indices within the same function
+}
+
+// buildCFG splits insns into functions (at instructions carrying a symbol,
+// which is how cilium/ebpf marks the program and its subprograms) and basic
+// blocks (at jump targets, after jumps and exits).
+func buildCFG(insns asm.Instructions) (*cfg, error) {
+	g := &cfg{insns: insns, raw: make([]asm.RawInstructionOffset, len(insns)), blockAt: map[int]int{}}
+	byRaw := map[asm.RawInstructionOffset]int{}
+	var off asm.RawInstructionOffset
+	for i := range insns {
+		g.raw[i] = off
+		byRaw[off] = i
+		off += asm.RawInstructionOffset(insns[i].Width())
+	}
+	for i, ins := range insns {
+		if i == 0 || ins.Symbol() != "" {
+			if n := len(g.funcs); n > 0 {
+				g.funcs[n-1].end = i
+			}
+			name := ins.Symbol()
+			if name == "" {
+				name = "main"
+			}
+			g.funcs = append(g.funcs, function{name: name, start: i})
+		}
+	}
+	if len(g.funcs) == 0 {
+		return nil, fmt.Errorf("empty program")
+	}
+	g.funcs[len(g.funcs)-1].end = len(insns)
+
+	// Leaders: function starts, jump targets, instructions after a jump or exit.
+	leader := make([]bool, len(insns)+1)
+	targets := make([]int, len(insns)) // -1: none
+	for fi, fn := range g.funcs {
+		leader[fn.start] = true
+		for i := fn.start; i < fn.end; i++ {
+			targets[i] = -1
+			ins := insns[i]
+			if !ins.OpCode.Class().IsJump() {
+				continue
+			}
+			op := ins.OpCode.JumpOp()
+			if op == asm.Call || op == asm.Exit {
+				if op == asm.Exit {
+					leader[i+1] = true
+				}
+				continue
+			}
+			delta := int64(ins.Offset)
+			if op == asm.Ja && ins.OpCode.Class() == asm.Jump32Class {
+				delta = ins.Constant // gotol
+			}
+			t, ok := byRaw[asm.RawInstructionOffset(int64(g.raw[i])+1+delta)]
+			if !ok || t < fn.start || t >= fn.end {
+				return nil, fmt.Errorf("function %s: jump at instruction %d leaves the function or lands inside an instruction", g.funcs[fi].name, i)
+			}
+			if ins.Reference() != "" {
+				return nil, fmt.Errorf("function %s: instruction %d is a symbolic jump; instrument programs as loaded from an object", g.funcs[fi].name, i)
+			}
+			targets[i] = t
+			leader[t] = true
+			leader[i+1] = true
+		}
+	}
+	for fi, fn := range g.funcs {
+		for i := fn.start; i < fn.end; {
+			j := i + 1
+			for j < fn.end && !leader[j] {
+				j++
+			}
+			g.blockAt[i] = len(g.blocks)
+			g.blocks = append(g.blocks, block{fn: fi, start: i, end: j})
+			i = j
+		}
+	}
+	for bi := range g.blocks {
+		b := &g.blocks[bi]
+		last := insns[b.end-1]
+		fallthrough_ := true
+		if last.OpCode.Class().IsJump() {
+			switch op := last.OpCode.JumpOp(); {
+			case op == asm.Exit:
+				fallthrough_ = false
+			case op == asm.Call:
+			default:
+				b.succ = append(b.succ, g.blockAt[targets[b.end-1]])
+				fallthrough_ = op != asm.Ja
+			}
+		}
+		if fallthrough_ && b.end < g.funcs[b.fn].end {
+			b.succ = append(b.succ, g.blockAt[b.end])
+		}
+	}
+	return g, nil
+}
+
+// lines collects the BTF source lines of instructions [start, end).
+func lines(insns asm.Instructions, start, end int) []Line {
+	var out []Line
+	for i := start; i < end; i++ {
+		l, ok := insns[i].Source().(*btf.Line)
+		if !ok {
+			continue
+		}
+		ln := Line{File: l.FileName(), Line: int(l.LineNumber())}
+		if n := len(out); n > 0 && out[n-1] == ln {
+			continue
+		}
+		out = append(out, ln)
+	}
+	return out
+}

@@ -1,0 +1,112 @@
+package cover
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/bpffuzz/bpffuzz/bpf"
+	"github.com/cilium/ebpf"
+)
+
+// Program is a loaded program with its coverage.
+type Program struct {
+	*bpf.Program
+	// Layout describes the blocks; nil when the program runs uninstrumented.
+	Layout *Layout
+	// Cover is the mapped coverage map; nil when uninstrumented.
+	Cover *Map
+	// Fallback says why the program runs with fewer probes or none, ""
+	// when fully instrumented.
+	Fallback string
+}
+
+// Load loads a program like bpf.Load, instrumented for coverage. If the
+// verifier rejects the fully instrumented program, Load retries in Light
+// mode, then uninstrumented; Program.Fallback then says why. Errors that
+// have nothing to do with instrumentation (no such program, no privilege,
+// the original program rejected) are returned as bpf.Load returns them.
+func Load(path, program string, opts *bpf.Options) (*Program, error) {
+	spec, err := ebpf.LoadCollectionSpec(path)
+	if err != nil {
+		return nil, fmt.Errorf("read object %s: %w", path, err)
+	}
+	p, err := LoadSpec(spec, program, opts)
+	if err != nil {
+		return nil, fmt.Errorf("object %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// LoadSpec is Load for a collection spec, which it does not modify.
+func LoadSpec(spec *ebpf.CollectionSpec, program string, opts *bpf.Options) (*Program, error) {
+	var o bpf.Options
+	if opts != nil {
+		o = *opts
+	}
+	var reasons []string
+	for _, mode := range []Mode{Full, Light} {
+		var layout *Layout
+		o.Rewrite = func(s *ebpf.CollectionSpec, programs []string) error {
+			if opts != nil && opts.Rewrite != nil {
+				if err := opts.Rewrite(s, programs); err != nil {
+					return err
+				}
+			}
+			var err error
+			layout, err = Instrument(s, programs, mode)
+			return err
+		}
+		p, err := bpf.LoadSpec(spec, program, &o)
+		if err == nil {
+			m, err := OpenMap(p.Map(MapName), len(layout.Blocks))
+			if err != nil {
+				p.Close()
+				return nil, err
+			}
+			fb := ""
+			if len(reasons) > 0 {
+				fb = fmt.Sprintf("%s instrumentation: %s", mode, reasons[0])
+			}
+			return &Program{Program: p, Layout: layout, Cover: m, Fallback: fb}, nil
+		}
+		var le *bpf.LoadError
+		if !errors.As(err, &le) && !isInstrumentError(err) {
+			return nil, err // not about instrumentation
+		}
+		reasons = append(reasons, fmt.Sprintf("%s mode rejected: %s", mode, firstLine(err)))
+	}
+	// Neither mode loads: run uninstrumented, if the original loads at all.
+	o.Rewrite = nil
+	if opts != nil {
+		o.Rewrite = opts.Rewrite
+	}
+	p, err := bpf.LoadSpec(spec, program, &o)
+	if err != nil {
+		return nil, err
+	}
+	return &Program{Program: p, Fallback: "running without coverage: " + reasons[len(reasons)-1]}, nil
+}
+
+func isInstrumentError(err error) bool {
+	return errors.Is(err, errTooFar) || errors.Is(err, errInstrument)
+}
+
+var errInstrument = errors.New("cannot instrument")
+
+func firstLine(err error) string {
+	s := err.Error()
+	for i, c := range s {
+		if c == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// Close releases the program and unmaps its coverage.
+func (p *Program) Close() error {
+	if p.Cover != nil {
+		p.Cover.Close()
+	}
+	return p.Program.Close()
+}
