@@ -1,0 +1,91 @@
+// Package consume turns fuzz bytes into structured decisions. It is the one
+// place that uses github.com/AdaLogics/go-fuzz-headers.
+//
+// Byte contract: decisions are read front to back; Byte and Bool take one
+// byte, Uint16 two and Uint32 four (little-endian), Intn one byte for n up
+// to 256 and four above; Bytes takes a Uint32 length (modulo what is left)
+// and then that many bytes. When the input runs out, every call returns
+// ErrExhausted and the caller stops deciding: a fuzz input therefore always
+// maps to the same decisions.
+package consume
+
+import (
+	"encoding/binary"
+	"errors"
+
+	fuzz "github.com/AdaLogics/go-fuzz-headers"
+)
+
+// ErrExhausted is returned once the fuzz bytes are used up.
+var ErrExhausted = errors.New("consume: out of fuzz bytes")
+
+// Decisions reads decisions from fuzz bytes.
+type Decisions struct {
+	c *fuzz.ConsumeFuzzer
+}
+
+// New reads decisions from data, which it does not modify or keep beyond
+// the Decisions' life.
+func New(data []byte) *Decisions { return &Decisions{c: fuzz.NewConsumer(data)} }
+
+// Byte returns the next byte.
+func (d *Decisions) Byte() (byte, error) {
+	b, err := d.c.GetByte()
+	if err != nil {
+		return 0, ErrExhausted
+	}
+	return b, nil
+}
+
+// Bool returns whether the next byte is odd.
+func (d *Decisions) Bool() (bool, error) {
+	b, err := d.Byte()
+	return b&1 == 1, err
+}
+
+// Uint16 returns the next two bytes, little-endian.
+func (d *Decisions) Uint16() (uint16, error) {
+	lo, err := d.Byte()
+	if err != nil {
+		return 0, err
+	}
+	hi, err := d.Byte()
+	return uint16(lo) | uint16(hi)<<8, err
+}
+
+// Uint32 returns the next four bytes, little-endian. (go-fuzz-headers'
+// own GetUint32 is big-endian and allocates; this reads byte by byte.)
+func (d *Decisions) Uint32() (uint32, error) {
+	var b [4]byte
+	for i := range b {
+		v, err := d.Byte()
+		if err != nil {
+			return 0, err
+		}
+		b[i] = v
+	}
+	return binary.LittleEndian.Uint32(b[:]), nil
+}
+
+// Intn returns a value in [0, n). n must be positive.
+func (d *Decisions) Intn(n int) (int, error) {
+	if n <= 0 {
+		panic("consume: Intn with n <= 0")
+	}
+	if n <= 256 {
+		b, err := d.Byte()
+		return int(b) % n, err
+	}
+	v, err := d.Uint32()
+	return int(v % uint32(n)), err
+}
+
+// Bytes returns a slice of the remaining input, of a length the input
+// decides. It aliases the fuzz bytes.
+func (d *Decisions) Bytes() ([]byte, error) {
+	b, err := d.c.GetBytes()
+	if err != nil {
+		return nil, ErrExhausted
+	}
+	return b, nil
+}
