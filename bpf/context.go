@@ -419,3 +419,14 @@ func rxQueues(name string) int {
 	}
 	return len(m)
 }
+
+// ContextBytes returns c as the kernel receives it for a packet of n
+// bytes (nil for a nil context). Oracles compare output contexts with it.
+func ContextBytes(c Context, n int) []byte {
+	if c == nil {
+		return nil
+	}
+	b := make([]byte, c.contextSize())
+	c.putContext(b, n)
+	return b
+}
