@@ -2,6 +2,7 @@ package cover
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
@@ -29,6 +30,8 @@ type Block struct {
 type Line struct {
 	File string `json:"file"`
 	Line int    `json:"line"`
+	// Text is the source line as BTF recorded it.
+	Text string `json:"-"`
 }
 
 // function is a contiguous range of a program's instructions.
@@ -148,16 +151,33 @@ func buildCFG(insns asm.Instructions) (*cfg, error) {
 	return g, nil
 }
 
-// lines collects the BTF source lines of instructions [start, end).
-func lines(insns asm.Instructions, start, end int) []Line {
+// lineOf gives every instruction its source line: BTF line info marks
+// only the instruction where a line starts, and holds until the next mark.
+func lineOf(insns asm.Instructions) []*btf.Line {
+	out := make([]*btf.Line, len(insns))
+	var cur *btf.Line
+	for i, ins := range insns {
+		if l, ok := ins.Source().(*btf.Line); ok {
+			cur = l
+		}
+		if ins.Symbol() != "" && insns[i].Source() == nil {
+			cur = nil // a new function starts without line info
+		}
+		out[i] = cur
+	}
+	return out
+}
+
+// lines collects the source lines of instructions [start, end).
+func lines(src []*btf.Line, start, end int) []Line {
 	var out []Line
 	for i := start; i < end; i++ {
-		l, ok := insns[i].Source().(*btf.Line)
-		if !ok {
+		l := src[i]
+		if l == nil {
 			continue
 		}
-		ln := Line{File: l.FileName(), Line: int(l.LineNumber())}
-		if n := len(out); n > 0 && out[n-1] == ln {
+		ln := Line{File: l.FileName(), Line: int(l.LineNumber()), Text: l.Line()}
+		if slices.ContainsFunc(out, func(o Line) bool { return o.File == ln.File && o.Line == ln.Line }) {
 			continue
 		}
 		out = append(out, ln)

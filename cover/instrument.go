@@ -111,6 +111,7 @@ func instrumentProgram(insns asm.Instructions, base int, mode Mode) (asm.Instruc
 		return nil, nil, err
 	}
 	live := g.liveIn()
+	src := lineOf(insns)
 
 	probe := make([]bool, len(g.blocks))
 	if mode == Light {
@@ -146,7 +147,7 @@ func instrumentProgram(insns asm.Instructions, base int, mode Mode) (asm.Instruc
 	blocks := make([]Block, len(g.blocks))
 	for bi, b := range g.blocks {
 		id := base + bi
-		blocks[bi] = Block{ID: id, Func: g.funcs[b.fn].name, Start: b.start, End: b.end, Lines: lines(insns, b.start, b.end)}
+		blocks[bi] = Block{ID: id, Func: g.funcs[b.fn].name, Start: b.start, End: b.end, Lines: lines(src, b.start, b.end)}
 		first := insns[b.start]
 		var head asm.Instructions
 		if r, ok := freeReg(live[bi]); ok && probe[bi] {
