@@ -74,14 +74,14 @@ func TestList(t *testing.T) {
 	}
 }
 
-func runJSON(t *testing.T, args ...string) report {
+func runJSON(t *testing.T, args ...string) runReport {
 	t.Helper()
 	kerneltest.Skip(t)
 	out, errs, code := runCLI(t, append([]string{"run", "--json"}, args...)...)
 	if code != 0 {
 		t.Fatalf("run %v: exit %d: %s", args, code, errs)
 	}
-	var r report
+	var r runReport
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("run --json output: %v\n%s", err, out)
 	}
