@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"path/filepath"
 	"syscall"
+
+	"github.com/cilium/ebpf"
 )
 
 // Context is the input context of a run: one of [XDPContext], [SKBContext],
@@ -429,4 +431,32 @@ func ContextBytes(c Context, n int) []byte {
 	b := make([]byte, c.contextSize())
 	c.putContext(b, n)
 	return b
+}
+
+// DecodeContext reads a context of program type t from the kernel struct
+// bytes b (as ContextBytes or a corpus entry holds them; a shorter b is
+// zero-extended). Empty b gives nil, the type's default context. Types
+// without a typed context get a RawContext.
+func DecodeContext(t ebpf.ProgramType, at ebpf.AttachType, b []byte) Context {
+	if len(b) == 0 {
+		return nil
+	}
+	k, _ := classify(t, at)
+	pad := func(size int) []byte {
+		if len(b) >= size {
+			return b[:size]
+		}
+		return append(append(make([]byte, 0, size), b...), make([]byte, size-len(b))...)
+	}
+	switch k {
+	case kindXDP:
+		return decodeXDPContext(pad(sizeofXDPMD))
+	case kindSKB:
+		return decodeSKBContext(pad(sizeofSKBuff))
+	case kindFlow:
+		return FlowDissectorContext{Flags: le.Uint32(pad(sizeofFlowKeys)[flowKeysFlagsOff:])}
+	case kindSKLook:
+		return decodeSKLookupContext(pad(sizeofSKLookup))
+	}
+	return RawContext(b)
 }

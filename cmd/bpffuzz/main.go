@@ -5,8 +5,9 @@
 //	bpffuzz run OBJECT PROGRAM [input flags] [--json]
 //	bpffuzz probe [--json]
 //
-// Exit codes: 0 the command ran, 1 it could not run (bad input, missing
-// privilege, verifier rejection, kernel error), 2 usage error.
+// Exit codes: 0 the command ran (and fuzz found nothing), 1 it could not run
+// (bad input, missing privilege, verifier rejection, kernel error), 2 usage
+// error, 3 fuzz wrote a finding.
 package main
 
 import (
@@ -27,6 +28,9 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
+// errFound means a finding was written (exit 3).
+var errFound = errors.New("finding written")
+
 // errReported means the command already printed its failure (exit 1).
 var errReported = errors.New("reported")
 
@@ -38,6 +42,8 @@ func exitCode(err error, stderr io.Writer) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "bpffuzz: %s\nRun 'bpffuzz help' for usage.\n", ue.msg)
 		return 2
+	case errors.Is(err, errFound):
+		return 3
 	case errors.Is(err, errReported):
 		return 1
 	default:
@@ -51,6 +57,8 @@ const usage = `bpffuzz runs eBPF programs through the kernel's BPF_PROG_RUN.
 Usage:
   bpffuzz list OBJECT [--json]              programs, maps and variables of an ELF object
   bpffuzz run OBJECT PROGRAM [flags]        run a program once on one input
+  bpffuzz fuzz OBJECT PROGRAM [flags]       fuzz a program (exit 3 when a finding was written)
+  bpffuzz replay OBJECT PROGRAM FILE|DIR... run corpus entries with the oracles (exit 3 on a finding)
   bpffuzz probe [--json]                    what this kernel's BPF_PROG_RUN supports
   bpffuzz help [COMMAND]
 
@@ -71,9 +79,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runCmd(rest, stdout, stderr)
 	case "probe":
 		return probeCmd(rest, stdout)
+	case "fuzz":
+		return fuzzCmd(rest, stdout, stderr)
+	case "replay":
+		return replayCmd(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		if len(rest) > 0 && rest[0] == "run" {
 			fmt.Fprint(stdout, runUsage)
+			return nil
+		}
+		if len(rest) > 0 && rest[0] == "fuzz" {
+			fmt.Fprint(stdout, fuzzUsage)
+			return nil
+		}
+		if len(rest) > 0 && rest[0] == "replay" {
+			fmt.Fprint(stdout, replayUsage)
 			return nil
 		}
 		fmt.Fprint(stdout, usage)

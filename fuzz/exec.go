@@ -1,0 +1,266 @@
+package fuzz
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+
+	"github.com/bpffuzz/bpffuzz/bpf"
+	"github.com/bpffuzz/bpffuzz/corpus"
+	"github.com/bpffuzz/bpffuzz/cover"
+	"github.com/bpffuzz/bpffuzz/internal/consume"
+	"github.com/bpffuzz/bpffuzz/internal/report"
+	"github.com/bpffuzz/bpffuzz/mutate"
+	"github.com/bpffuzz/bpffuzz/oracle"
+)
+
+// errSkip marks an input the kernel would reject for this program type: it
+// is not a run, and not a finding.
+var errSkip = errors.New("input outside what BPF_PROG_RUN accepts")
+
+// Finding is an execution an oracle or check objected to.
+type Finding struct {
+	// Oracle and Message say what is wrong.
+	Oracle, Message string
+	// Entry is the fuzz input; Input is the packet and context it became.
+	Entry corpus.Entry
+	// Packet and Output are copies of the input and output packets.
+	Packet, Output []byte
+	Retval         uint32
+	Errno          syscall.Errno
+	// Report is the text a person reads.
+	Report string
+}
+
+func (f *Finding) Error() string { return f.Oracle + ": " + f.Message }
+
+// executor runs fuzz inputs on one loaded program. It is not safe for
+// concurrent use; the engine has one per worker.
+type executor struct {
+	t    *Target
+	name string
+	// corpusDir is where the entry of a finding is said to live, and how
+	// to replay it: Go's testdata/fuzz/<name> for go test, the engine's
+	// corpus directory for bpffuzz fuzz.
+	corpusDir string
+	engine    bool
+	prog      *bpf.Program
+	cov       *cover.Program
+	hits      []byte // nil without coverage
+	snap      *snapshot
+	mut       *mutate.Mutator
+	info      *oracle.Program
+	oracles   []oracle.Oracle
+	fallback  string
+	peers     [][]byte
+
+	pkt, inCopy []byte
+	lastCtx     bpf.Context
+	last        bpf.Result // the last run's result (aliases the program's buffers)
+}
+
+func (t *Target) newExecutor(name string) (*executor, error) {
+	x := &executor{t: t, name: name}
+	var err error
+	if t.NoCoverage {
+		x.prog, err = bpf.Load(t.Object, t.Program, t.Options)
+	} else {
+		x.cov, err = cover.Load(t.Object, t.Program, t.Options)
+		if x.cov != nil {
+			x.prog = x.cov.Program
+			x.fallback = x.cov.Fallback
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.loaded = x.prog
+	names := writableMaps(x.prog.Spec.Instructions)
+	if x.snap, err = takeSnapshot(x.prog.Maps(), names); err != nil {
+		x.close()
+		return nil, err
+	}
+	x.mut = mutate.New(mutate.DictionaryFrom(x.prog.Spec.Instructions), t.Mutate)
+	x.info = oracle.ProgramOf(x.prog)
+	x.oracles = t.Oracles
+	if x.oracles == nil {
+		x.oracles = oracle.Default()
+	}
+	return x, nil
+}
+
+func (x *executor) close() {
+	if x.cov != nil {
+		x.cov.Close()
+	} else if x.prog != nil {
+		x.prog.Close()
+	}
+}
+
+// input turns an entry into the packet and context of one run, through
+// the mutator. For XDP with metadata, MetaLen zero bytes go in front of
+// the frame.
+func (x *executor) input(e corpus.Entry) bpf.Input {
+	d := consume.New(e.Ops)
+	x.pkt = x.mut.Packet(x.pkt[:0], e.Packet, d, x.peers)
+	ctx := x.mut.Context(x.prog.Type, x.prog.AttachType, e.Context, d, len(x.pkt))
+	if c, ok := ctx.(bpf.XDPContext); ok && c.MetaLen > 0 {
+		x.pkt = append(x.pkt, make([]byte, c.MetaLen)...)
+		copy(x.pkt[c.MetaLen:], x.pkt)
+		clear(x.pkt[:c.MetaLen])
+	}
+	x.lastCtx = ctx
+	return bpf.Input{Packet: x.pkt, Context: ctx}
+}
+
+// execute runs one entry and checks it. feed sends the coverage to Go's
+// fuzzer.
+func (x *executor) execute(e corpus.Entry, feed bool) (*Finding, error) {
+	in := x.input(e)
+	if err := x.snap.restore(); err != nil {
+		return nil, err
+	}
+	var before map[string]map[string][]byte
+	if len(x.t.MapChecks) > 0 {
+		before = x.snap.state()
+	}
+	x.inCopy = append(x.inCopy[:0], in.Packet...)
+	if x.cov != nil && x.cov.Cover != nil {
+		x.cov.Cover.Reset()
+	}
+	res, err := x.prog.Run(in)
+	if bpf.IsInputError(err) {
+		return nil, errSkip
+	}
+	x.last = res
+	if x.cov != nil && x.cov.Cover != nil {
+		x.hits = x.cov.Cover.Hits()
+		if feed {
+			cover.Feed(x.hits)
+		}
+	}
+	exec := &oracle.Execution{Input: in, Packet: x.inCopy, Context: bpf.ContextBytes(in.Context, len(in.Packet)), Result: res, Err: err}
+	if f := x.check(exec, before); f != nil {
+		return x.finding(e, exec, f), nil
+	}
+	if x.t.Deterministic {
+		first := cloneExecution(exec)
+		if err := x.snap.restore(); err != nil {
+			return nil, err
+		}
+		res2, err2 := x.prog.Run(in)
+		second := &oracle.Execution{Input: in, Packet: x.inCopy, Context: first.Context, Result: res2, Err: err2}
+		if err := oracle.Compare(first, second); err != nil {
+			return x.finding(e, second, &oracle.Finding{Oracle: "determinism", Message: err.Error()}), nil
+		}
+	}
+	return nil, nil
+}
+
+func (x *executor) check(e *oracle.Execution, before map[string]map[string][]byte) *oracle.Finding {
+	for _, o := range x.oracles {
+		if err := o.Check(x.info, e); err != nil {
+			return asFinding(o.Name(), err)
+		}
+	}
+	for i, c := range x.t.Checks {
+		if err := c(e.Input, e.Result); err != nil {
+			return &oracle.Finding{Oracle: fmt.Sprintf("check %d", i+1), Message: err.Error()}
+		}
+	}
+	if x.t.Reference != nil && e.Err == nil {
+		if want := x.t.Reference(e.Input); want != e.Result.Retval {
+			return &oracle.Finding{Oracle: "reference", Message: fmt.Sprintf("the program returned %s, the reference model %s",
+				retvalString(x.prog, e.Result.Retval), retvalString(x.prog, want))}
+		}
+	}
+	if len(x.t.MapChecks) > 0 {
+		after := x.snap.state()
+		for _, mc := range x.t.MapChecks {
+			if err := mc.CheckMaps(before, after); err != nil {
+				return asFinding(mc.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+func asFinding(name string, err error) *oracle.Finding {
+	var f *oracle.Finding
+	if errors.As(err, &f) {
+		return f
+	}
+	return &oracle.Finding{Oracle: name, Message: err.Error()}
+}
+
+func retvalString(p *bpf.Program, v uint32) string {
+	if n := bpf.RetvalName(p.Type, p.AttachType, v); n != "" {
+		return fmt.Sprintf("%d (%s)", v, n)
+	}
+	return fmt.Sprint(v)
+}
+
+func cloneExecution(e *oracle.Execution) *oracle.Execution {
+	c := *e
+	c.Packet = bytes.Clone(e.Packet)
+	c.Result.Packet = bytes.Clone(e.Result.Packet)
+	c.Result.Context = bytes.Clone(e.Result.Context)
+	return &c
+}
+
+// finding copies what the report needs out of the reused buffers.
+func (x *executor) finding(e corpus.Entry, ex *oracle.Execution, f *oracle.Finding) *Finding {
+	fd := &Finding{
+		Oracle: f.Oracle, Message: f.Message,
+		Entry:  corpus.Entry{Packet: bytes.Clone(e.Packet), Context: bytes.Clone(e.Context), Ops: bytes.Clone(e.Ops)},
+		Packet: bytes.Clone(ex.Packet), Output: bytes.Clone(ex.Result.Packet),
+		Retval: ex.Result.Retval, Errno: ex.Result.Errno,
+	}
+	fd.Report = x.describe(fd, ex)
+	return fd
+}
+
+// describe writes the report a person reads.
+func (x *executor) describe(fd *Finding, ex *oracle.Execution) string {
+	var b strings.Builder
+	res := ex.Result
+	fmt.Fprintf(&b, "bpffuzz finding: %s: %s\n", fd.Oracle, fd.Message)
+	fmt.Fprintf(&b, "program   %s (%s) in %s\n", x.prog.Name, x.prog.Type, x.t.Object)
+	fmt.Fprintf(&b, "retval    %s\n", retvalString(x.prog, res.Retval))
+	if ex.Err != nil {
+		fmt.Fprintf(&b, "error     %v\n", ex.Err)
+	}
+	if len(fd.Entry.Ops) > 0 {
+		fmt.Fprintf(&b, "input     %d-byte seed packet mutated by %d bytes of ops into:\n", len(fd.Entry.Packet), len(fd.Entry.Ops))
+	} else {
+		fmt.Fprintf(&b, "input     %d bytes:\n", len(fd.Packet))
+	}
+	l3 := bpf.SeesL3(x.prog.Type)
+	if ex.Input.Context != nil {
+		fmt.Fprintf(&b, "context in %+v\n", ex.Input.Context)
+	}
+	fmt.Fprintf(&b, "  layers  %s\n", strings.Join(report.Layers(fd.Packet, false), " / "))
+	b.WriteString(indent(hex.Dump(fd.Packet)))
+	if fd.Output != nil {
+		fmt.Fprintf(&b, "output    %d bytes:\n", len(fd.Output))
+		fmt.Fprintf(&b, "  layers  %s\n", strings.Join(report.Layers(fd.Output, l3), " / "))
+		for _, c := range report.PacketChanges(fd.Packet, fd.Output, l3) {
+			fmt.Fprintf(&b, "  %s\n", c)
+		}
+		b.WriteString(indent(hex.Dump(fd.Output)))
+	}
+	if ch := report.ContextChanges(ex.Input.Context, &res); len(ch) > 0 {
+		b.WriteString("context changed:\n")
+		for _, k := range sortedKeys(ch) {
+			fmt.Fprintf(&b, "  %s: %s\n", k, ch[k])
+		}
+	}
+	return b.String()
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n"
+}

@@ -1,0 +1,164 @@
+package fuzz
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bpffuzz/bpffuzz/bpf"
+	"github.com/bpffuzz/bpffuzz/corpus"
+	"github.com/bpffuzz/bpffuzz/internal/kerneltest"
+	"github.com/bpffuzz/bpffuzz/mutate"
+	"github.com/bpffuzz/bpffuzz/oracle"
+)
+
+// Check is a user-written check of one run: it returns an error when the
+// program did something wrong.
+type Check func(in bpf.Input, res bpf.Result) error
+
+// Target is one program to fuzz and how.
+//
+//	var target = fuzz.Target{Object: "testdata/fw.o", Program: "xdp_fw", Seeds: fuzz.Pcap("testdata/traffic.pcap")}
+//	func FuzzFirewall(f *testing.F) { target.Fuzz(f) }
+//
+// The zero value of every optional field is a sensible default.
+type Target struct {
+	// Object is the ELF object's path; Program the program's name in it.
+	Object, Program string
+	// Options set variables, fill maps and wire prog arrays before load.
+	Options *bpf.Options
+	// Seeds are the inputs to start from, besides the corpus in
+	// testdata/fuzz/<FuzzName>.
+	Seeds Seeds
+	// Oracles check every run; nil means oracle.Default().
+	Oracles []oracle.Oracle
+	// Checks are the target's own checks, reported as oracle "check".
+	Checks []Check
+	// Reference, if set, is a model of the program in Go: its verdict for
+	// an input must equal the program's return value (differential
+	// testing, reported as oracle "reference").
+	Reference func(in bpf.Input) uint32
+	// MapChecks see the maps before and after every run.
+	MapChecks []oracle.MapCheck
+	// Deterministic asks for every run to be repeated and compared (for
+	// programs meant to be stateless).
+	Deterministic bool
+	// NoCoverage runs the program uninstrumented: Go's fuzzer then sees no
+	// BPF coverage.
+	NoCoverage bool
+	// Mutate tunes the structure-aware mutator.
+	Mutate mutate.Options
+
+	loaded *bpf.Program // the last program loaded, for its type
+}
+
+// Seeds produces seed entries.
+type Seeds func() ([]corpus.Entry, error)
+
+// Pcap seeds from every packet of pcap and pcapng files.
+func Pcap(paths ...string) Seeds {
+	return func() ([]corpus.Entry, error) {
+		var out []corpus.Entry
+		for _, p := range paths {
+			c, err := corpus.ReadFile(p)
+			if err != nil {
+				return nil, err
+			}
+			for _, pkt := range c.Packets {
+				out = append(out, corpus.Entry{Packet: pkt.Data})
+			}
+		}
+		return out, nil
+	}
+}
+
+// Packets seeds from packets given in Go.
+func Packets(pkts ...[]byte) Seeds {
+	return func() ([]corpus.Entry, error) {
+		out := make([]corpus.Entry, len(pkts))
+		for i, p := range pkts {
+			out[i] = corpus.Entry{Packet: p}
+		}
+		return out, nil
+	}
+}
+
+// Fuzz runs the target under go test: seeds and the corpus as subtests,
+// and with -fuzz, Go's engine steered by the BPF program's coverage.
+//
+// The program is loaded once per process (the coordinator and every fuzz
+// worker). Without privilege the fuzz test is skipped, or fails when
+// BPFFUZZ_REQUIRE_KERNEL=1 or CI=true.
+func (t *Target) Fuzz(f *testing.F) {
+	f.Helper()
+	kerneltest.Skip(f)
+	x, err := t.newExecutor(fuzzName(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(x.close)
+	if x.fallback != "" {
+		f.Logf("bpffuzz: %s: %s", t.Program, x.fallback)
+	}
+	if t.Seeds != nil {
+		seeds, err := t.Seeds()
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, s := range seeds {
+			f.Add(s.Packet, s.Context, s.Ops)
+			x.peers = append(x.peers, s.Packet)
+		}
+	}
+	fuzzing := isFuzzing()
+	f.Fuzz(func(tt *testing.T, packet, ctx, ops []byte) {
+		e := corpus.Entry{Packet: packet, Context: ctx, Ops: ops}
+		fd, err := x.execute(e, true)
+		if errors.Is(err, errSkip) {
+			tt.Skip()
+		}
+		if err != nil {
+			tt.Fatal(err)
+		}
+		if fd == nil {
+			return
+		}
+		// While Go's engine minimizes a failure it runs the target many
+		// times; the finding directory is per oracle and rewritten, so the
+		// last (smallest) failing input is what stays.
+		dir, werr := x.writeFinding(fd, !fuzzing)
+		if werr != nil {
+			tt.Logf("bpffuzz: could not write the finding: %v", werr)
+		}
+		tt.Fatalf("%s\nfinding written to %s", fd.Report, dir)
+	})
+}
+
+func fuzzName(f *testing.F) string {
+	name := f.Name()
+	if i := strings.IndexByte(name, '/'); i >= 0 {
+		name = name[:i]
+	}
+	return name
+}
+
+// isFuzzing reports whether this test binary runs with -test.fuzz.
+func isFuzzing() bool {
+	fl := flag.Lookup("test.fuzz")
+	return fl != nil && fl.Value.String() != ""
+}
+
+// findingsDir is where findings go: BPFFUZZ_FINDINGS, or
+// testdata/findings/<name> in the package directory.
+func findingsDir(name string) string {
+	if d := os.Getenv("BPFFUZZ_FINDINGS"); d != "" {
+		return filepath.Join(d, name)
+	}
+	return filepath.Join("testdata", "findings", name)
+}
+
+var _ = fmt.Sprint
