@@ -44,6 +44,9 @@ func DictionaryFrom(insns asm.Instructions) *Dictionary {
 			case v <= 0xff:
 				add([]byte{byte(v)})
 				if v > 1 {
+					// A 16-bit field compared in host order after a load:
+					// both byte orders.
+					add([]byte{byte(v), 0})
 					add([]byte{0, byte(v)})
 				}
 			case v <= 0xffff:

@@ -125,11 +125,15 @@ func parseIP(l *Layout, p []byte, at int, etype uint16) {
 			case 0x6558:
 				l.Inner = l.L4 + 4
 			case 0x0800, 0x86dd:
-				l.Inner, l.InnerIsIP = l.L4+4, true
+				if l.L4+4+20 <= len(p) {
+					l.Inner, l.InnerIsIP = l.L4+4, true
+				}
 			}
 		}
 	case 4, 41:
-		l.Inner, l.InnerIsIP = l.L4, true
+		if l.L4+20 <= len(p) {
+			l.Inner, l.InnerIsIP = l.L4, true
+		}
 	}
 }
 
