@@ -47,8 +47,11 @@ type Options struct {
 	LogLevel ebpf.LogLevel
 }
 
-// MapEntry is one key/value pair for Options.Maps. Key and Value are what
-// cilium/ebpf's Map.Update accepts: []byte, integers, structs.
+// MapEntry is one key/value pair for Options.Maps. Key and Value are each
+// []byte of the map's key or value size, an integer (stored in host byte
+// order in the map's key or value size), map[string]any setting members of
+// the key's or value's BTF struct by dotted path with the rest zero, or
+// anything else cilium/ebpf's Map.Update accepts (e.g. a Go struct).
 type MapEntry struct {
 	Key, Value any
 }
@@ -175,7 +178,12 @@ func LoadSpec(spec *ebpf.CollectionSpec, program string, opts *Options) (*Progra
 		prog:       coll.Programs[program],
 		coll:       coll,
 	}
-	if err := p.setup(opts); err != nil {
+	setup := *opts
+	if setup.Maps, err = encodeMapEntries(spec, opts.Maps); err != nil {
+		p.Close()
+		return nil, err
+	}
+	if err := p.setup(&setup); err != nil {
 		p.Close()
 		return nil, err
 	}
@@ -264,6 +272,22 @@ func (p *Program) Maps() map[string]*ebpf.Map {
 // Raw returns the loaded cilium/ebpf program, e.g. to pin it or read its
 // info. It stays owned by p.
 func (p *Program) Raw() *ebpf.Program { return p.prog }
+
+// VerifierLog returns the verifier's log for a program of the load (the
+// named one or a tail-call target), as asked for by Options.LogLevel; ""
+// when none was asked for or the program was not loaded.
+func (p *Program) VerifierLog(name string) string {
+	if p.coll == nil {
+		if name == p.Name && p.prog != nil {
+			return p.prog.VerifierLog
+		}
+		return ""
+	}
+	if q := p.coll.Programs[name]; q != nil {
+		return q.VerifierLog
+	}
+	return ""
+}
 
 // Close releases the program, its maps and its tail-call programs.
 func (p *Program) Close() error {

@@ -22,8 +22,14 @@ type Block struct {
 	// Lines are the source lines of the block's instructions, from BTF line
 	// info, in instruction order without repeats.
 	Lines []Line `json:"lines,omitempty"`
-	// Probed is false when no register was free to record the block.
+	// Probed is false when the block has no probe: Light mode skips it, or
+	// no register was free and the stack had no room for a spill.
 	Probed bool `json:"probed"`
+	// Spilled is true when the probe borrows a live register, saved in a
+	// stack slot below the function's own stack and restored after.
+	Spilled bool `json:"spilled,omitempty"`
+
+	needDepth bool // wanted a spill, but the stack depths were unknown
 }
 
 // Line is a source location from BTF line info.

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -42,9 +44,14 @@ type Layout struct {
 	// Regions maps each instrumented program to its blocks: a tail-called
 	// program has a region of its own in the same map.
 	Regions map[string]Region `json:"regions"`
-	// Unprobed counts blocks that got no probe (no free register, or Light
-	// mode).
+	// Unprobed counts blocks that got no probe (Light mode, or no free
+	// register and no room to spill one).
 	Unprobed int `json:"unprobed"`
+	// Spilled counts probes that save and restore a live register through
+	// the stack, and needDepth the blocks that wanted such a probe but
+	// were instrumented without the functions' stack depths.
+	Spilled   int `json:"spilled"`
+	needDepth int
 }
 
 // Region is a program's range of block IDs, [Base, Base+Len).
@@ -58,8 +65,19 @@ func (l *Layout) Probed() int { return len(l.Blocks) - l.Unprobed }
 
 // Instrument rewrites the named programs of spec in place and adds the
 // coverage map (an mmapable array of one value, a byte per block) as
-// MapName. Programs are numbered in the order given.
+// MapName. Programs are numbered in the order given. A block where every
+// register is live gets no probe; see InstrumentStack.
 func Instrument(spec *ebpf.CollectionSpec, programs []string, mode Mode) (*Layout, error) {
+	return InstrumentStack(spec, programs, mode, nil)
+}
+
+// InstrumentStack is Instrument with each program's stack depths, per
+// function in instruction order, as the verifier reports them ("stack depth
+// 16+8" with BPF_LOG_STATS; see StackDepths). A block where every register
+// is live then gets a probe that spills a register to a slot just below the
+// function's stack, as long as the function's stack stays within 512
+// bytes.
+func InstrumentStack(spec *ebpf.CollectionSpec, programs []string, mode Mode, depths map[string][]int) (*Layout, error) {
 	if _, ok := spec.Maps[MapName]; ok {
 		return nil, fmt.Errorf("collection is already instrumented (has map %s)", MapName)
 	}
@@ -69,13 +87,19 @@ func Instrument(spec *ebpf.CollectionSpec, programs []string, mode Mode) (*Layou
 		if ps == nil {
 			return nil, fmt.Errorf("instrument: no program %s (have %v)", name, slices.Sorted(maps.Keys(spec.Programs)))
 		}
-		insns, blocks, err := instrumentProgram(ps.Instructions, len(l.Blocks), mode)
+		insns, blocks, err := instrumentProgram(ps.Instructions, len(l.Blocks), mode, depths[name])
 		if err != nil {
 			return nil, fmt.Errorf("%w %s: %w", errInstrument, name, err)
 		}
 		ps.Instructions = insns
 		l.Regions[name] = Region{Base: len(l.Blocks), Len: len(blocks)}
 		for _, b := range blocks {
+			if b.Spilled {
+				l.Spilled++
+			}
+			if b.needDepth {
+				l.needDepth++
+			}
 			if !b.Probed {
 				l.Unprobed++
 			}
@@ -99,8 +123,9 @@ func Instrument(spec *ebpf.CollectionSpec, programs []string, mode Mode) (*Layou
 var errTooFar = errors.New("a jump is too far after instrumentation")
 
 // instrumentProgram returns insns with a probe at the start of every block
-// (see the package doc) and the block list, IDs starting at base.
-func instrumentProgram(insns asm.Instructions, base int, mode Mode) (asm.Instructions, []Block, error) {
+// (see the package doc) and the block list, IDs starting at base. depths
+// are the stack depths of insns' functions (nil: unknown, no spills).
+func instrumentProgram(insns asm.Instructions, base int, mode Mode, depths []int) (asm.Instructions, []Block, error) {
 	for _, ins := range insns {
 		if ins.IsLoadFromMap() && ins.Reference() == MapName {
 			return nil, nil, fmt.Errorf("program is already instrumented")
@@ -112,6 +137,9 @@ func instrumentProgram(insns asm.Instructions, base int, mode Mode) (asm.Instruc
 	}
 	live := g.liveIn()
 	src := lineOf(insns)
+	if len(depths) != len(g.funcs) {
+		depths = nil // not this program's functions: no spills
+	}
 
 	probe := make([]bool, len(g.blocks))
 	if mode == Light {
@@ -156,6 +184,19 @@ func instrumentProgram(insns asm.Instructions, base int, mode Mode) (asm.Instruc
 				asm.StoreImm(r, 0, 1, asm.Byte),
 			}
 			blocks[bi].Probed = true
+		} else if probe[bi] && depths == nil {
+			blocks[bi].needDepth = true
+		} else if slot, ok := spillSlot(depths, b.fn); probe[bi] && ok {
+			// R9 is saved in its own 8-byte slot: an 8-byte spill keeps
+			// the verifier's full knowledge of the register (pointer,
+			// bounds), so the rest of the block verifies as before.
+			head = asm.Instructions{
+				asm.StoreMem(asm.R10, slot, asm.R9, asm.DWord),
+				asm.LoadMapValue(asm.R9, 0, uint32(id)).WithReference(MapName),
+				asm.StoreImm(asm.R9, 0, 1, asm.Byte),
+				asm.LoadMem(asm.R9, asm.R10, slot, asm.DWord),
+			}
+			blocks[bi].Probed, blocks[bi].Spilled = true, true
 		}
 		body := slices.Clone(insns[b.start:b.end])
 		if len(head) > 0 {
@@ -196,6 +237,40 @@ func instrumentProgram(insns asm.Instructions, base int, mode Mode) (asm.Instruc
 		return nil, nil, err
 	}
 	return out, blocks, nil
+}
+
+// spillSlot is the stack offset of the 8-byte spill slot just below the
+// stack of function fn, if it is known and the slot fits in 512 bytes.
+func spillSlot(depths []int, fn int) (int16, bool) {
+	if fn >= len(depths) {
+		return 0, false
+	}
+	depth := depths[fn]
+	off := (depth+7)&^7 + 8
+	if depth < 0 || off > 512 {
+		return 0, false
+	}
+	return int16(-off), true
+}
+
+// StackDepths parses the per-function stack depths from a verifier log
+// with BPF_LOG_STATS ("stack depth 16+0+8"), in instruction order.
+func StackDepths(log string) ([]int, bool) {
+	const key = "stack depth "
+	i := strings.LastIndex(log, key)
+	if i < 0 {
+		return nil, false
+	}
+	line, _, _ := strings.Cut(log[i+len(key):], "\n")
+	var out []int
+	for _, f := range strings.Split(strings.TrimSpace(line), "+") {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 {
+			return nil, false
+		}
+		out = append(out, n)
+	}
+	return out, true
 }
 
 // isBranch reports whether ins is a jump with a target in its function

@@ -44,8 +44,10 @@ func LoadSpec(spec *ebpf.CollectionSpec, program string, opts *bpf.Options) (*Pr
 		o = *opts
 	}
 	var reasons []string
+	var depths map[string][]int
 	for _, mode := range []Mode{Full, Light} {
 		var layout *Layout
+		var wanted []string
 		o.Rewrite = func(s *ebpf.CollectionSpec, programs []string) error {
 			if opts != nil && opts.Rewrite != nil {
 				if err := opts.Rewrite(s, programs); err != nil {
@@ -53,10 +55,22 @@ func LoadSpec(spec *ebpf.CollectionSpec, program string, opts *bpf.Options) (*Pr
 				}
 			}
 			var err error
-			layout, err = Instrument(s, programs, mode)
+			layout, err = InstrumentStack(s, programs, mode, depths)
+			if err == nil && depths == nil && layout.needDepth > 0 {
+				wanted = programs
+				return errNeedDepths
+			}
 			return err
 		}
 		p, err := bpf.LoadSpec(spec, program, &o)
+		if errors.Is(err, errNeedDepths) {
+			// Some block has every register live: learn the stack depths
+			// from the verifier, then instrument again with spills.
+			if depths, err = stackDepths(spec, program, opts, wanted); err != nil {
+				return nil, err
+			}
+			p, err = bpf.LoadSpec(spec, program, &o)
+		}
 		if err == nil {
 			m, err := OpenMap(p.Map(MapName), len(layout.Blocks))
 			if err != nil {
@@ -85,6 +99,33 @@ func LoadSpec(spec *ebpf.CollectionSpec, program string, opts *bpf.Options) (*Pr
 		return nil, err
 	}
 	return &Program{Program: p, Fallback: "running without coverage: " + reasons[len(reasons)-1]}, nil
+}
+
+// errNeedDepths stops a load whose instrumentation needs the programs'
+// stack depths.
+var errNeedDepths = errors.New("instrumentation needs the stack depths")
+
+// stackDepths loads the programs uninstrumented with the verifier's
+// statistics and returns each one's stack depths per function. A program
+// whose log has none is left out (its blocks then go without a probe).
+func stackDepths(spec *ebpf.CollectionSpec, program string, opts *bpf.Options, programs []string) (map[string][]int, error) {
+	var o bpf.Options
+	if opts != nil {
+		o = *opts
+	}
+	o.LogLevel |= ebpf.LogLevelStats
+	p, err := bpf.LoadSpec(spec, program, &o)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	depths := map[string][]int{}
+	for _, name := range programs {
+		if d, ok := StackDepths(p.VerifierLog(name)); ok {
+			depths[name] = d
+		}
+	}
+	return depths, nil
 }
 
 func isInstrumentError(err error) bool {

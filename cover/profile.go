@@ -89,6 +89,34 @@ func (p *Profile) LineCoverage() map[lineKey]bool {
 	return out
 }
 
+// Uncovered returns the source lines with instructions in probed blocks that
+// no run executed, sorted by file and line.
+func (p *Profile) Uncovered() []Line {
+	seen := map[lineKey]bool{}
+	var out []Line
+	for i, b := range p.Layout.Blocks {
+		if !b.Probed || p.Counts[i] > 0 {
+			continue
+		}
+		for _, l := range b.Lines {
+			k := lineKey{l.File, l.Line}
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, l)
+			}
+		}
+	}
+	cov := p.LineCoverage()
+	out = slices.DeleteFunc(out, func(l Line) bool { return cov[lineKey{l.File, l.Line}] })
+	slices.SortFunc(out, func(a, b Line) int {
+		if c := strings.Compare(a.File, b.File); c != 0 {
+			return c
+		}
+		return a.Line - b.Line
+	})
+	return out
+}
+
 // Summary computes the summary. Blocks without a probe are not counted.
 func (p *Profile) Summary() Summary {
 	s := Summary{Runs: p.Runs, Unprobed: p.Layout.Unprobed}

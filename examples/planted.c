@@ -19,6 +19,13 @@
  *                low byte when a debug bit is set, which is no TC action.
  *   xdp_sample   state-dependent verdict in a program meant to be stateless:
  *                drops every 8th DNS query through a global counter.
+ *   xdp_tlv      the deepest one, for the coverage benchmark: a control
+ *                protocol on UDP port 7777 with a header (magic, version,
+ *                flags, opcode) and options in a fixed order. A debug
+ *                option (type 5) after options 1 and 2 returns 7, no XDP
+ *                action. Reaching it takes a dozen conditions in a row,
+ *                each on its own field; without coverage feedback a fuzzer
+ *                has to hit them all at once.
  *
  * Build:  scripts/build-bpf.sh examples
  */
@@ -170,6 +177,71 @@ int xdp_sample(struct xdp_md *ctx)
 	if (++queries % 8 == 0)
 		return XDP_DROP;
 	return XDP_PASS;
+}
+
+#define TLV_PORT 7777
+#define TLV_MAGIC 0x42504654 /* "BPFT" */
+
+struct tlvhdr {
+	__be32 magic;
+	__u8 version;
+	__u8 flags;
+	__u8 opcode;
+	__u8 reserved;
+};
+
+SEC("xdp")
+int xdp_tlv(struct xdp_md *ctx)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	void *data = (void *)(long)ctx->data;
+	struct ethhdr *eth = data;
+	struct tlvhdr *h;
+	struct udphdr *udp;
+	__u8 proto, seq;
+	__u8 *opt;
+	void *l4;
+
+	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return XDP_PASS;
+	l4 = parse_ipv4(eth + 1, data_end, &proto);
+	if (!l4 || proto != IPPROTO_UDP)
+		return XDP_PASS;
+	udp = l4;
+	if ((void *)(udp + 1) > data_end || udp->dest != bpf_htons(TLV_PORT))
+		return XDP_PASS;
+	h = (void *)(udp + 1);
+	if ((void *)(h + 1) > data_end)
+		return XDP_DROP;
+	if (h->magic != bpf_htonl(TLV_MAGIC))
+		return XDP_DROP;
+	if (h->version != 2)
+		return XDP_DROP;
+	if (!(h->flags & 0x80)) /* not a request */
+		return XDP_PASS;
+	if (h->opcode != 0x11)
+		return XDP_PASS;
+	/* The options come in a fixed order: a 2-byte option 1, a 4-byte
+	 * option 2, then whatever the request carries. */
+	opt = (void *)(h + 1);
+	if ((void *)(opt + 2) > data_end || opt[0] != 1)
+		return XDP_PASS;
+	if (opt[1] != 2)
+		return XDP_DROP;
+	opt += 2;
+	if ((void *)(opt + 4) > data_end || opt[0] != 2)
+		return XDP_PASS;
+	if (opt[1] != 4)
+		return XDP_DROP;
+	seq = opt[2];
+	opt += 4;
+	if ((void *)(opt + 6) > data_end || opt[0] != 5)
+		return XDP_TX; /* a plain request: answered in place */
+	if (opt[1] != 6)
+		return XDP_DROP;
+	if (seq == 0)
+		return XDP_DROP;
+	return 7; /* BUG: the debug option's verdict was left in */
 }
 
 char _license[] SEC("license") = "GPL";

@@ -13,5 +13,6 @@
 // the input as a go test fuzz v1 file, the input and output packets as a
 // pcapng file, and the command that replays it.
 //
-// Environment: BPFFUZZ_FINDINGS overrides the findings directory.
+// Environment: BPFFUZZ_FINDINGS overrides the findings directory;
+// BPFFUZZ_NO_COVERAGE=1 runs every target uninstrumented.
 package fuzz

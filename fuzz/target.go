@@ -48,7 +48,8 @@ type Target struct {
 	// programs meant to be stateless).
 	Deterministic bool
 	// NoCoverage runs the program uninstrumented: Go's fuzzer then sees no
-	// BPF coverage.
+	// BPF coverage. BPFFUZZ_NO_COVERAGE=1 in the environment does the same
+	// for every target (to measure what coverage feedback is worth).
 	NoCoverage bool
 	// Mutate tunes the structure-aware mutator.
 	Mutate mutate.Options

@@ -1,48 +1,122 @@
 #!/usr/bin/env bash
-# bench-findings.sh [SECONDS] — the fuzzing benchmark (not a test).
+# bench-findings.sh [RUNS] [SECONDS] [GO_SECONDS] — the fuzzing benchmark
+# (not a test). Needs root. Prints tables; exits 0 whatever it finds.
 #
-# 1. Planted bugs: runs `bpffuzz fuzz` on each program of examples/planted.c
-#    from ordinary traffic (examples/testdata/sample.pcapng, which triggers
-#    none of them), with BPF coverage and without, and prints per bug: found
-#    or not, executions and seconds to the finding.
-# 2. False findings: runs it on every example program without a planted bug
-#    for SECONDS (default 60) with all default oracles, and prints the
-#    findings (there should be none).
-# Needs root. Prints a table; exits 0 whatever it finds.
+# 1. What BPF coverage feedback is worth, on the deepest planted bug
+#    (xdp_tlv in examples/planted.c) seeded with ordinary traffic
+#    (examples/testdata/sample.pcapng, which reaches none of it):
+#    a. `bpffuzz fuzz`, RUNS runs (default 5) with coverage and RUNS
+#       without, SECONDS each at most (default 120), one worker;
+#    b. `go test -fuzz FuzzTLV` (examples/planted_test.go), RUNS runs with
+#       coverage and RUNS with BPFFUZZ_NO_COVERAGE=1, GO_SECONDS each at
+#       most (default 300), one worker.
+#    Per run: found or not, executions and seconds to the finding; then the
+#    median per mode (a run that did not find it counts as "not found").
+# 2. The other planted bugs: one run each with coverage and without.
+# 3. False findings: every example program without a planted bug, SECONDS
+#    each with all default oracles (there should be none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs=${1:-60}
+runs=${1:-5}
+secs=${2:-120}
+gosecs=${3:-300}
+root=$(pwd)
 go build -o bpffuzz ./cmd/bpffuzz
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 seed=examples/testdata/sample.pcapng
+if [ -e examples/testdata/fuzz/FuzzTLV ]; then
+	echo "bench-findings.sh: examples/testdata/fuzz/FuzzTLV exists; move it away first (this script writes and removes it)" >&2
+	exit 1
+fi
 
-run() { # name object program extra-flags...
-	local name=$1 obj=$2 prog=$3; shift 3
+# engine NAME OBJECT PROGRAM FLAGS...: one bpffuzz fuzz run; prints
+# "NAME PROGRAM found|- EXECS SECONDS ORACLES".
+engine() {
+	local name=$1 obj=$2 prog=$3
+	shift 3
 	local out rc=0
-	out=$(cd "$work" && "$OLDPWD/bpffuzz" fuzz "$OLDPWD/$obj" "$prog" --seed "$OLDPWD/$seed" --time "${secs}s" --workers 1 --json "$@" 2>/dev/null) || rc=$?
-	local execs elapsed findings
-	execs=$(echo "$out" | sed -n 's/.*"execs": \([0-9]*\).*/\1/p' | head -1)
-	elapsed=$(echo "$out" | sed -n 's/.*"elapsed_ns": \([0-9]*\).*/\1/p' | head -1)
-	findings=$(echo "$out" | tr -d '\n' | sed -n 's/.*"findings": \[\([^]]*\)\].*/\1/p' | tr -d ' "' | sed 's#[^,]*/##g')
-	printf '%-22s %-9s %-9s %12s %8.1f  %s\n' "$name" "$prog" "$([ "$rc" = 3 ] && echo found || echo -)" "${execs:-?}" \
+	rm -rf "$work/run" && mkdir -p "$work/run"
+	out=$(cd "$work/run" && "$root/bpffuzz" fuzz "$root/$obj" "$prog" --seed "$root/$seed" --time "${secs}s" --workers 1 --json "$@" 2>/dev/null) || rc=$?
+	local flat execs elapsed findings
+	flat=$(echo "$out" | tr -d '\n ')
+	execs=$(echo "$flat" | sed -n 's/.*"execs":\([0-9]*\).*/\1/p')
+	elapsed=$(echo "$flat" | sed -n 's/.*"elapsed_ns":\([0-9]*\).*/\1/p')
+	findings=$(echo "$flat" | sed -n 's/.*"findings":\[\([^]]*\)\].*/\1/p' | tr -d '"' | sed 's#[^,]*/##g')
+	printf '%-24s %-13s %-6s %12s %8.1f  %s\n' "$name" "$prog" "$([ "$rc" = 3 ] && echo found || echo -)" "${execs:-?}" \
 		"$(awk -v n="${elapsed:-0}" 'BEGIN{print n/1e9}')" "${findings:-}"
-	rm -rf "$work"/testdata
 }
 
-printf '%-22s %-9s %-9s %12s %8s  %s\n' "CASE" "PROGRAM" "RESULT" "EXECS" "SECONDS" "ORACLE"
-echo "== planted bugs, BPF coverage on / off (budget ${secs}s each)"
+# gofuzz NAME ENV...: one go test -fuzz FuzzTLV run; same columns.
+gofuzz() {
+	local name=$1
+	shift
+	local log=$work/gofuzz.log rc=0
+	(cd examples && env "$@" BPFFUZZ_FINDINGS="$work/findings" go test -run '^$' -fuzz '^FuzzTLV$' -fuzztime "${gosecs}s" \
+		-parallel 1 -test.fuzzcachedir "$work/fuzzcache" >"$log" 2>&1) || rc=$?
+	rm -rf "$work/fuzzcache" "$work/findings" examples/testdata/fuzz/FuzzTLV
+	rmdir examples/testdata/fuzz 2>/dev/null || true
+	local last execs secs_to
+	last=$(grep -E '^fuzz: elapsed:' "$log" | tail -1)
+	execs=$(echo "$last" | sed -n 's/.*execs: \([0-9]*\).*/\1/p')
+	secs_to=$(echo "$last" | sed -n 's/^fuzz: elapsed: \([0-9hms]*\),.*/\1/p')
+	local found=-
+	if [ "$rc" != 0 ] && grep -q 'Failing input written' "$log"; then found=found; fi
+	if [ "$rc" != 0 ] && [ "$found" = - ]; then
+		echo "go test -fuzz failed without a finding:" >&2
+		tail -20 "$log" >&2
+	fi
+	printf '%-24s %-13s %-6s %12s %8s  %s\n' "$name" xdp_tlv "$found" "${execs:-?}" "${secs_to:-?}" \
+		"$(grep -o 'oracle [a-z_-]*' "$log" | head -1)"
+}
+
+# median FILE MODE: median executions of the found runs of MODE, with the
+# count found; a run that did not find the bug ranks above every found one.
+median() {
+	awk -v mode="$2" '$1 == mode { n++; if ($3 == "found") { f++; v[f] = $4 } }
+	END {
+		if (n == 0) exit
+		for (i = 1; i <= f; i++) for (j = i + 1; j <= f; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+		m = int((n + 1) / 2)
+		printf "%-24s found in %d of %d runs; median executions to the finding: %s\n", mode, f, n, (m <= f ? v[m] : "not found")
+	}' "$1"
+}
+
+header() { printf '%-24s %-13s %-6s %12s %8s  %s\n' "MODE" "PROGRAM" "RESULT" "EXECS" "SECONDS" "ORACLE"; }
+
+echo "== 1a. bpffuzz fuzz on xdp_tlv: $runs runs per mode, at most ${secs}s each"
+header
+for i in $(seq "$runs"); do
+	engine "engine+coverage" examples/planted.o xdp_tlv
+	engine "engine-no-coverage" examples/planted.o xdp_tlv --no-coverage
+done | tee "$work/engine.txt"
+median "$work/engine.txt" engine+coverage
+median "$work/engine.txt" engine-no-coverage
+
+echo "== 1b. go test -fuzz FuzzTLV: $runs runs per mode, at most ${gosecs}s each"
+header
+for i in $(seq "$runs"); do
+	gofuzz "gotest+coverage" BPFFUZZ_NO_COVERAGE=0
+	gofuzz "gotest-no-coverage" BPFFUZZ_NO_COVERAGE=1
+done | tee "$work/gotest.txt"
+median "$work/gotest.txt" gotest+coverage
+median "$work/gotest.txt" gotest-no-coverage
+
+echo "== 2. the other planted bugs (at most ${secs}s each)"
+header
 for p in xdp_deep tc_csum xdp_trim tc_mark; do
-	run "planted+coverage" examples/planted.o "$p"
-	run "planted-no-coverage" examples/planted.o "$p" --no-coverage
+	engine "engine+coverage" examples/planted.o "$p"
+	engine "engine-no-coverage" examples/planted.o "$p" --no-coverage
 done
-run "planted+determinism" examples/planted.o xdp_sample --deterministic
-run "planted-no-determinism" examples/planted.o xdp_sample
-echo "== false findings: programs without planted bugs (${secs}s each, default oracles)"
-run "clean" examples/xdp_parser.o xdp_parser
-run "clean" examples/tc_rewrite.o tc_rewrite
-run "clean" examples/socket_filter.o sock_filter
-run "clean" examples/flow_dissector.o flow_dissect
-run "clean" examples/maps_config.o xdp_config
-run "clean" examples/tail_call.o xdp_dispatch
-run "clean" examples/xdp_frags.o xdp_frags
+engine "engine+determinism" examples/planted.o xdp_sample --deterministic
+engine "engine-no-determinism" examples/planted.o xdp_sample
+
+echo "== 3. false findings: programs without a planted bug (${secs}s each, default oracles)"
+header
+engine "clean" examples/xdp_parser.o xdp_parser
+engine "clean" examples/tc_rewrite.o tc_rewrite
+engine "clean" examples/socket_filter.o sock_filter
+engine "clean" examples/flow_dissector.o flow_dissect
+engine "clean" examples/maps_config.o xdp_config --maps examples/testdata/maps_config.json
+engine "clean" examples/tail_call.o xdp_dispatch --maps examples/testdata/tail_call.json
+engine "clean" examples/xdp_frags.o xdp_frags

@@ -2,7 +2,8 @@
 # build-bpf.sh DIR — compile every DIR/*.c into DIR/<name>.o (BPF ELF objects).
 #
 # The toolchain is pinned so that the committed objects are reproducible:
-# clang and llvm-strip must both be exactly $LLVM_VERSION. Debug paths are
+# clang and llvm-strip must both be exactly $LLVM_VERSION, with Debian 12's
+# libbpf-dev headers. Debug paths are
 # rewritten to "." and DWARF is stripped (.BTF and .BTF.ext are kept), so the
 # output is byte-identical no matter where the repository is checked out.
 #
@@ -27,6 +28,9 @@ check_version() {
 }
 check_version "$CLANG"
 check_version "$STRIP"
+# The programs include libbpf's headers (bpf_helpers.h, bpf_endian.h).
+[ -f /usr/include/bpf/bpf_helpers.h ] ||
+	die "libbpf's headers are missing (/usr/include/bpf/bpf_helpers.h); on Debian 12 run: apt-get install libbpf-dev"
 
 cd "$1"
 dir=$(pwd -P)

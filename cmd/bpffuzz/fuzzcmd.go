@@ -29,7 +29,9 @@ was written, 1 could not run, 2 usage.
   --findings DIR       where findings go (default testdata/findings)
   --oracle NAME        turn on an oracle (repeatable); --oracle list shows them
   --no-default-oracles only the oracles named with --oracle
-  --maps FILE          JSON: {"type": "...", "variables": {...}, "maps": {"name": [{"key": HEX|INT, "value": HEX|INT}]}, "prog_arrays": {"map": {"0": "prog"}}}
+  --maps FILE          JSON: {"type": "...", "variables": {...}, "maps": {"name": [{"key": K, "value": V}]}, "prog_arrays": {"map": {"0": "prog"}}}
+                       where a key or value is an integer, a hex string, or {"member": INT|HEX, "a.b": ...}
+                       naming members of its BTF struct
   --workers N          parallel workers (default: one per CPU)
   --deterministic      run every input twice and compare (for stateless programs)
   --no-coverage        run uninstrumented
@@ -150,8 +152,9 @@ type setupEntry struct {
 	Value json.RawMessage `json:"value"`
 }
 
-// readSetup reads a --maps file. Values are JSON integers or hex strings
-// ("0a000001", or "hex:0a000001").
+// readSetup reads a --maps file. Values are JSON integers, hex strings
+// ("0a000001", or "hex:0a000001"), or, for map keys and values, objects
+// naming the members of their BTF struct ({"action": 1, "addr.port": 53}).
 func readSetup(path string) (*bpf.Options, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -171,7 +174,24 @@ func readSetup(path string) (*bpf.Options, error) {
 		}
 		o.Type, o.AttachType = t, at
 	}
-	value := func(what string, raw json.RawMessage) (any, error) {
+	var value func(what string, raw json.RawMessage) (any, error)
+	value = func(what string, raw json.RawMessage) (any, error) {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &fields); err == nil && fields != nil {
+			// Members of the key's or value's BTF struct, by name.
+			out := make(map[string]any, len(fields))
+			for name, f := range fields {
+				v, err := value(what+" member "+name, f)
+				if err != nil {
+					return nil, err
+				}
+				if _, nested := v.(map[string]any); nested {
+					return nil, fmt.Errorf("%s: %s member %s: name nested members with dots (\"addr.port\")", path, what, name)
+				}
+				out[name] = v
+			}
+			return out, nil
+		}
 		var n json.Number
 		if err := json.Unmarshal(raw, &n); err == nil {
 			if i, err := n.Int64(); err == nil {
@@ -180,7 +200,7 @@ func readSetup(path string) (*bpf.Options, error) {
 		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, fmt.Errorf("%s: %s: want an integer or a hex string, got %s", path, what, raw)
+			return nil, fmt.Errorf("%s: %s: want an integer, a hex string or an object of struct members, got %s", path, what, raw)
 		}
 		b, err := decodeHex(strings.TrimPrefix(s, "hex:"))
 		if err != nil {

@@ -13,12 +13,16 @@ import (
 	"github.com/bpffuzz/bpffuzz/fuzz"
 )
 
-const replayUsage = `Usage: bpffuzz replay OBJECT PROGRAM FILE|DIR... [--maps FILE] [--json]
+const replayUsage = `Usage: bpffuzz replay OBJECT PROGRAM FILE|DIR... [--maps FILE] [--json] [--record FILE]
 
 Runs corpus entries (go test fuzz v1 files, or directories of them) through
 the program as the fuzz target does, with every default oracle, and prints
 each entry's outcome: return value, errno, output size, finding. Exit 3 when
 an oracle objected to an entry, 1 when it could not run.
+
+--record FILE also writes every entry's input and outcome (output packet and
+context included) with this kernel's release, for 'bpffuzz diff' to compare
+with a record made on another kernel.
 `
 
 // replayCmd runs corpus entries and prints their outcomes.
@@ -26,6 +30,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "")
 	mapsFile := fs.String("maps", "", "")
+	recordFile := fs.String("record", "", "")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -39,33 +44,18 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	var entries []corpus.Entry
-	var names []string
-	for _, p := range pos[2:] {
-		st, err := os.Stat(p)
-		if err != nil {
-			return err
-		}
-		if !st.IsDir() {
-			e, err := corpus.ReadEntry(p)
-			if err != nil {
-				return err
-			}
-			entries, names = append(entries, e), append(names, p)
-			continue
-		}
-		es, errs := corpus.ReadDir(p)
-		for _, err := range errs {
-			fmt.Fprintf(stderr, "bpffuzz: skipping %v\n", err)
-		}
-		for _, e := range es {
-			entries = append(entries, e)
-			names = append(names, filepath.Join(p, corpus.FileName(corpus.Marshal(e))))
-		}
+	entries, names, err := readEntries(pos[2:], stderr)
+	if err != nil {
+		return err
 	}
 	out, prof, err := t.Replay(entries)
 	if err != nil {
 		return err
+	}
+	if *recordFile != "" {
+		if err := writeRecord(*recordFile, t, names, out); err != nil {
+			return err
+		}
 	}
 	type row struct {
 		Entry string `json:"entry"`
@@ -110,4 +100,36 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 		return errFound
 	}
 	return nil
+}
+
+// readEntries reads corpus entries from files and directories of them, and
+// names each by its path. A corrupt file in a directory is reported on
+// stderr and skipped (never deleted); a named file that cannot be read is an
+// error.
+func readEntries(paths []string, stderr io.Writer) ([]corpus.Entry, []string, error) {
+	var entries []corpus.Entry
+	var names []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !st.IsDir() {
+			e, err := corpus.ReadEntry(p)
+			if err != nil {
+				return nil, nil, err
+			}
+			entries, names = append(entries, e), append(names, p)
+			continue
+		}
+		es, errs := corpus.ReadDir(p)
+		for _, err := range errs {
+			fmt.Fprintf(stderr, "bpffuzz: skipping %v\n", err)
+		}
+		for _, e := range es {
+			entries = append(entries, e)
+			names = append(names, filepath.Join(p, corpus.FileName(corpus.Marshal(e))))
+		}
+	}
+	return entries, names, nil
 }
