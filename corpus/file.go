@@ -164,11 +164,15 @@ func parseValue(line []byte) (val []byte, notes []string, err error) {
 		return nil, nil, fmt.Errorf("a %s value; bpffuzz entries are three []byte values (packet, context, ops)", typ)
 	}
 	// [ ] byte ( STRING [...] [,] )
+	switch toks[3].t {
+	case token.LPAREN:
+	case token.LBRACE:
+		return nil, nil, errors.New("[]byte{...} literal; Go's reader takes only []byte(\"...\")")
+	default:
+		return nil, nil, fmt.Errorf("want []byte(\"...\"), found %q after []byte", toks[3].t)
+	}
 	rest := toks[4:]
 	if len(rest) == 0 || rest[0].t != token.STRING {
-		if len(rest) > 0 && rest[0].t == token.LBRACE {
-			return nil, nil, errors.New("[]byte{...} literal; Go's reader takes only []byte(\"...\")")
-		}
 		return nil, nil, errors.New("want a string literal in []byte(...)")
 	}
 	lit := rest[0].lit

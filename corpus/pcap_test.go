@@ -31,13 +31,7 @@ func TestReadSample(t *testing.T) {
 // ../shared/pcaps beside the repository): none may panic or fail, and
 // every packet read must be an Ethernet frame.
 func TestSharedCaptures(t *testing.T) {
-	files, _ := filepath.Glob("../../shared/pcaps/*.pcap*")
-	if len(files) == 0 {
-		if kerneltest.Required() {
-			t.Fatal("../shared/pcaps is missing; CI runs with ../shared beside the repository")
-		}
-		t.Skip("skipping, ../shared/pcaps is not beside the repository")
-	}
+	files := sharedCaptures(t)
 	packets, skipped := 0, 0
 	for _, f := range files {
 		c, err := ReadFile(f)
@@ -60,6 +54,20 @@ func TestSharedCaptures(t *testing.T) {
 	if packets < 4000 {
 		t.Errorf("only %d packets read from %d captures", packets, len(files))
 	}
+}
+
+// sharedCaptures returns the captures of ../shared/pcaps, skipping t
+// without them, or failing it in CI (BPFFUZZ_REQUIRE_KERNEL=1 or CI=true).
+func sharedCaptures(t *testing.T) []string {
+	t.Helper()
+	files, _ := filepath.Glob("../../shared/pcaps/*.pcap*")
+	if len(files) == 0 {
+		if kerneltest.Required() {
+			t.Fatal("../shared/pcaps is missing; CI runs with ../shared beside the repository")
+		}
+		t.Skip("skipping, ../shared/pcaps is not beside the repository")
+	}
+	return files
 }
 
 func TestToEthernet(t *testing.T) {
