@@ -146,7 +146,10 @@ func sameBytes(f func(string, ...any) error, where string, c *live.Capture, want
 		case len(got) != len(want):
 			return f("frame %d on the %s has %d bytes, the test run's output %d", i+1, where, len(got), len(want))
 		case !bytes.Equal(got, want):
-			at := firstDiff(got, want)
+			at := 0
+			for got[at] == want[at] {
+				at++
+			}
 			return f("frame %d on the %s differs from the test run's output at byte %d (%#02x, the test run has %#02x)", i+1, where, at, got[at], want[at])
 		}
 	}
