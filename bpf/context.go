@@ -113,11 +113,11 @@ func (c XDPContext) check(p *Program, n int) error {
 		return inputErr("ctx.rx_queue_index", syscall.EINVAL, "rx queue %d needs ingress_ifindex", c.RxQueueIndex)
 	}
 	if c.IngressIfindex != 0 {
-		name, err := interfaceName(c.IngressIfindex)
-		if err != nil {
+		ifc := p.iface(c.IngressIfindex)
+		if !ifc.exists {
 			return inputErr("ctx.ingress_ifindex", syscall.ENODEV, "no interface with index %d in this network namespace", c.IngressIfindex)
 		}
-		if q := rxQueues(name); q >= 0 && c.RxQueueIndex >= uint32(q) {
+		if name, q := ifc.name, ifc.rxQueues; q >= 0 && c.RxQueueIndex >= uint32(q) {
 			return inputErr("ctx.rx_queue_index", syscall.EINVAL, "interface %s has %d receive queues, queue %d does not exist", name, q, c.RxQueueIndex)
 		}
 	}
@@ -186,7 +186,7 @@ func (c SKBContext) check(p *Program, n int) error {
 		return inputErr("ctx.gso_segs", syscall.EINVAL, "gso_segs %d is above 65535", c.GSOSegs)
 	}
 	if c.Ifindex > 1 {
-		if _, err := interfaceName(c.Ifindex); err != nil {
+		if !p.iface(c.Ifindex).exists {
 			return inputErr("ctx.ifindex", syscall.ENODEV, "no interface with index %d in this network namespace (0 and 1 mean loopback)", c.Ifindex)
 		}
 	}
@@ -431,6 +431,39 @@ func ContextBytes(c Context, n int) []byte {
 	b := make([]byte, c.contextSize())
 	c.putContext(b, n)
 	return b
+}
+
+// AppendContextBytes is ContextBytes appended to dst[:0], for a caller
+// that reuses one buffer: it allocates only when dst is too small.
+func AppendContextBytes(dst []byte, c Context, n int) []byte {
+	if c == nil {
+		return nil
+	}
+	size := c.contextSize()
+	if cap(dst) < size {
+		dst = make([]byte, size)
+	}
+	b := dst[:size]
+	clear(b)
+	c.putContext(b, n)
+	return b
+}
+
+// DecodeXDPContext is DecodeContext for an XDP program, returning the
+// value itself: no allocation. A shorter b is zero-extended.
+func DecodeXDPContext(b []byte) XDPContext {
+	var buf [sizeofXDPMD]byte
+	copy(buf[:], b)
+	return decodeXDPContext(buf[:])
+}
+
+// DecodeSKBContext is DecodeContext for an skb program (see
+// SKBContext), returning the value itself: no allocation. A shorter b is
+// zero-extended.
+func DecodeSKBContext(b []byte) SKBContext {
+	var buf [sizeofSKBuff]byte
+	copy(buf[:], b)
+	return decodeSKBContext(buf[:])
 }
 
 // DecodeContext reads a context of program type t from the kernel struct

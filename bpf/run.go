@@ -122,6 +122,39 @@ type runner struct {
 	dataOut []byte
 	ctxIn   []byte
 	ctxOut  []byte
+	ifaces  map[uint32]ifaceInfo // interface lookups of context checks
+}
+
+// ifaceInfo is a cached interface lookup.
+type ifaceInfo struct {
+	exists   bool
+	name     string
+	rxQueues int // -1: could not tell
+	at       time.Time
+}
+
+// ifaceTTL is how long an interface lookup is reused: looking an index up
+// costs a netlink dump and a sysfs glob, far more than a run, and contexts
+// under fuzzing name the same few interfaces over and over.
+const ifaceTTL = time.Second
+
+// iface looks up an interface of this network namespace by index, through
+// a cache of ifaceTTL.
+func (p *Program) iface(ifindex uint32) ifaceInfo {
+	r := p.run
+	now := time.Now()
+	if c, ok := r.ifaces[ifindex]; ok && now.Sub(c.at) < ifaceTTL {
+		return c
+	}
+	c := ifaceInfo{rxQueues: -1, at: now}
+	if name, err := interfaceName(ifindex); err == nil {
+		c.exists, c.name, c.rxQueues = true, name, rxQueues(name)
+	}
+	if r.ifaces == nil || len(r.ifaces) > 64 {
+		r.ifaces = map[uint32]ifaceInfo{}
+	}
+	r.ifaces[ifindex] = c
+	return c
 }
 
 func newRunner(k runKind) *runner {
@@ -351,6 +384,12 @@ func progTestRun(a *progRunAttr) syscall.Errno {
 
 // IsInputError reports whether err is an input the kernel would reject.
 func IsInputError(err error) bool {
+	if err == nil {
+		return false
+	}
+	if _, ok := err.(*InputError); ok {
+		return true // the common case, without errors.As's allocation
+	}
 	var ie *InputError
 	return errors.As(err, &ie)
 }
