@@ -38,9 +38,17 @@ func (x *executor) writeFinding(fd *Finding, replaying bool) (string, error) {
 	if err := corpus.WriteFileAtomic(filepath.Join(dir, name), data); err != nil {
 		return dir, err
 	}
-	pkts := []corpus.ExportPacket{{Data: fd.Packet, Comment: fmt.Sprintf("input %s: %s: %s", name, fd.Oracle, fd.Message)}}
+	// The capture holds the frames; XDP metadata in front of them is left
+	// out (the report's hex dump shows it).
+	meta := func(n int) string {
+		if n == 0 {
+			return ""
+		}
+		return fmt.Sprintf(" (after %d bytes of XDP metadata, not in this frame)", n)
+	}
+	pkts := []corpus.ExportPacket{{Data: fd.Packet[fd.InMeta:], Comment: fmt.Sprintf("input %s: %s: %s%s", name, fd.Oracle, fd.Message, meta(fd.InMeta))}}
 	if fd.Output != nil {
-		pkts = append(pkts, corpus.ExportPacket{Data: fd.Output, Comment: fmt.Sprintf("output of %s, retval %d", name, fd.Retval)})
+		pkts = append(pkts, corpus.ExportPacket{Data: fd.Output[fd.OutMeta:], Comment: fmt.Sprintf("output of %s, retval %d%s", name, fd.Retval, meta(fd.OutMeta))})
 	}
 	if err := corpus.WritePcapng(filepath.Join(dir, "packets.pcapng"), pkts); err != nil {
 		return dir, err

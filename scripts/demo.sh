@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# demo.sh — build bpffuzz and run the bundled example programs on packets:
-# the packets of a real capture through the XDP parser, a header rewrite with
-# checksum fixes by a tc program, a socket filter, a flow dissector, a program
-# configured through its globals and maps, and a tail-call dispatcher.
+# demo.sh — build bpffuzz and fuzz two bundled example programs with planted
+# bugs (examples/planted.c), seeded with an ordinary capture that triggers
+# neither bug, and show what bpffuzz found:
+#
+#   xdp_deep  returns 7 (no XDP action) for a VXLAN-encapsulated TCP SYN+URG
+#             to port 8443, deep in its parser;
+#   tc_csum   rewrites the TTL of IPv4 packets with options and forgets the
+#             header checksum.
+#
+# Each run stops at its first finding (a minute at most). The findings, the
+# corpus the fuzzer grew and a coverage page are left in demo-out/.
 # Run as root (BPF_PROG_RUN needs CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,20 +18,55 @@ if [ "$(id -u)" != 0 ]; then
 	echo "demo.sh: BPF_PROG_RUN needs root; run: sudo $0" >&2
 	exit 1
 fi
+if ! command -v go >/dev/null; then
+	echo "demo.sh: Go 1.26 or newer is needed to build bpffuzz (https://go.dev/dl/)" >&2
+	exit 1
+fi
 go build -o bpffuzz ./cmd/bpffuzz
-say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+out=demo-out
+rm -rf "$out"
+mkdir -p "$out"
+say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
-# An IPv4/UDP frame to 192.0.2.1 port 53, and the same to TCP port 23.
-udp=020000000002020000000001080045000020000100004011f6c0c000020ac000020130390035000cc1d168692121
-tcp23=020000000002020000000001080045000028000100004006f6c3c000020ac00002019c4000170000000000000000500204008b7f0000
+# fuzz PROGRAM: fuzz it until the first finding; exit 3 means "found".
+fuzz() {
+	local prog=$1 rc=0
+	say ./bpffuzz fuzz examples/planted.o "$prog" --seed examples/testdata/sample.pcapng --time 60s \
+		--corpus "$out/corpus/$prog" --findings "$out/findings"
+	./bpffuzz fuzz examples/planted.o "$prog" --seed examples/testdata/sample.pcapng --time 60s \
+		--corpus "$out/corpus/$prog" --findings "$out/findings" || rc=$?
+	case $rc in
+	3) echo "(exit 3: a finding was written)" ;;
+	0) echo "demo.sh: $prog: no finding within a minute (the machine may be very slow or busy)" >&2 ;;
+	*) echo "demo.sh: bpffuzz fuzz failed (exit $rc)" >&2; exit "$rc" ;;
+	esac
+}
 
-say ./bpffuzz list examples/xdp_parser.o
-for n in 1 2 3 4; do
-	say ./bpffuzz run examples/xdp_parser.o xdp_parser --pcap examples/testdata/sample.pcapng --packet $n
-done
-say ./bpffuzz run examples/xdp_parser.o xdp_parser --data-hex "$tcp23"
-say ./bpffuzz run examples/tc_rewrite.o tc_rewrite --data-hex "$udp" --ctx mark=42
-say ./bpffuzz run examples/socket_filter.o sock_filter --data-hex "$udp"
-say ./bpffuzz run examples/flow_dissector.o flow_dissect --data-hex "$udp"
-say ./bpffuzz run examples/maps_config.o xdp_config --data-hex "$udp" --var config.mode=1 --var config.port=53
-say ./bpffuzz run examples/tail_call.o xdp_dispatch --data-hex "$udp" --prog-array jmp_table:0=xdp_ipv4 --prog-array jmp_table:1=xdp_ipv6 --json
+say ./bpffuzz list examples/planted.o
+./bpffuzz list examples/planted.o
+
+fuzz xdp_deep
+fuzz tc_csum
+
+say ls -R "$out/findings"
+ls -R "$out/findings"
+
+# Replay the xdp_deep finding: the go test fuzz v1 file alone reproduces it.
+finding=$(find "$out/findings" -path '*xdp_deep*' -type f ! -name '*.txt' ! -name '*.pcap*' | head -1)
+if [ -n "$finding" ]; then
+	say ./bpffuzz replay examples/planted.o xdp_deep "$finding"
+	./bpffuzz replay examples/planted.o xdp_deep "$finding" || true
+fi
+
+# The BPF program's own coverage of the corpus the fuzzer grew.
+say ./bpffuzz cover examples/planted.o xdp_deep "$out/corpus/xdp_deep" --html "$out/cover-xdp_deep.html"
+./bpffuzz cover examples/planted.o xdp_deep "$out/corpus/xdp_deep" --html "$out/cover-xdp_deep.html"
+
+cat <<EOF
+
+Done. In $out/:
+  findings/<program>/<oracle>/   report.txt, the input as a go test fuzz v1 file,
+                                 and input and output packets as a pcapng (open it in Wireshark)
+  corpus/<program>/              the corpus the fuzzer grew (go test fuzz v1 files)
+  cover-xdp_deep.html            the C source with the lines the corpus covers
+EOF
