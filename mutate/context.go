@@ -21,29 +21,52 @@ const PortableMetaLimit = 32
 // metadata are put in front of it by the caller). It returns a value; nil
 // means the type's default context.
 func (m *Mutator) Context(t ebpf.ProgramType, at ebpf.AttachType, seed []byte, d *consume.Decisions, pktLen int) bpf.Context {
-	ctx := bpf.DecodeContext(t, at, seed)
+	switch c := m.ContextReused(t, at, seed, d, pktLen).(type) {
+	case *bpf.XDPContext:
+		return *c
+	case *bpf.SKBContext:
+		return *c
+	case nil:
+		return nil
+	default:
+		return c
+	}
+}
+
+// ContextReused is Context for the hot path: for XDP and skb programs the
+// context it returns is a *bpf.XDPContext or *bpf.SKBContext pointing into
+// the Mutator, overwritten by the next call, so that no call allocates.
+// Other types get values, as from Context. The decisions taken are the
+// same as Context's.
+func (m *Mutator) ContextReused(t ebpf.ProgramType, at ebpf.AttachType, seed []byte, d *consume.Decisions, pktLen int) bpf.Context {
 	n, err := d.Intn(4)
 	if err != nil {
 		n = 0
 	}
+	switch {
+	case t == ebpf.XDP && at != ebpf.AttachXDPDevMap && at != ebpf.AttachXDPCPUMap:
+		if len(seed) == 0 && n == 0 {
+			return nil
+		}
+		m.xdpCtx = m.xdp(bpf.DecodeXDPContext(seed), d, n, pktLen)
+		return &m.xdpCtx
+	case isSKB(t):
+		if len(seed) == 0 && n == 0 {
+			return nil
+		}
+		m.skbCtx = m.skb(t, bpf.DecodeSKBContext(seed), d, n, pktLen)
+		return &m.skbCtx
+	}
+	ctx := bpf.DecodeContext(t, at, seed)
 	switch c := ctx.(type) {
 	case nil:
 		if n == 0 {
 			return nil
 		}
-		switch {
-		case t == ebpf.XDP:
-			return m.xdp(bpf.XDPContext{}, d, n, pktLen)
-		case isSKB(t):
-			return m.skb(t, bpf.SKBContext{}, d, n, pktLen)
-		case t == ebpf.FlowDissector:
+		if t == ebpf.FlowDissector {
 			return m.flow(bpf.FlowDissectorContext{}, d)
 		}
 		return nil
-	case bpf.XDPContext:
-		return m.xdp(c, d, n, pktLen)
-	case bpf.SKBContext:
-		return m.skb(t, c, d, n, pktLen)
 	case bpf.FlowDissectorContext:
 		if n == 0 {
 			return c
@@ -80,7 +103,7 @@ func (m *Mutator) value32(d *consume.Decisions) uint32 {
 	return v
 }
 
-func (m *Mutator) xdp(c bpf.XDPContext, d *consume.Decisions, n, pktLen int) bpf.Context {
+func (m *Mutator) xdp(c bpf.XDPContext, d *consume.Decisions, n, pktLen int) bpf.XDPContext {
 	for range n {
 		switch intn(d, 3) {
 		case 0:
@@ -108,7 +131,7 @@ func (m *Mutator) xdp(c bpf.XDPContext, d *consume.Decisions, n, pktLen int) bpf
 	return c
 }
 
-func (m *Mutator) skb(t ebpf.ProgramType, c bpf.SKBContext, d *consume.Decisions, n, pktLen int) bpf.Context {
+func (m *Mutator) skb(t ebpf.ProgramType, c bpf.SKBContext, d *consume.Decisions, n, pktLen int) bpf.SKBContext {
 	for range n {
 		switch intn(d, 8) {
 		case 0:

@@ -1,6 +1,7 @@
 package mutate
 
 import (
+	"github.com/bpffuzz/bpffuzz/bpf"
 	"github.com/bpffuzz/bpffuzz/internal/consume"
 	"github.com/bpffuzz/bpffuzz/internal/pkt"
 )
@@ -25,6 +26,11 @@ type Mutator struct {
 	broken byte // decision byte below which checksums stay broken
 	work   []byte
 	tmp    []byte
+	hdr    []byte // encapPush's outer headers
+	st     state  // reused by Packet
+	// xdpCtx and skbCtx are what ContextReused returns pointers to.
+	xdpCtx bpf.XDPContext
+	skbCtx bpf.SKBContext
 }
 
 // New returns a Mutator using dict (nil for none).
@@ -69,8 +75,9 @@ var ops []op // filled in ops.go
 // dst[:0]. Without decisions it returns seed unchanged. peers are other
 // packets to splice from (may be nil). It never panics.
 func (m *Mutator) Packet(dst, seed []byte, d *consume.Decisions, peers [][]byte) []byte {
-	s := &state{p: append(m.work[:0], seed...), peers: peers}
-	defer func() { m.work = s.p }()
+	s := &m.st
+	*s = state{p: append(m.work[:0], seed...), peers: peers}
+	defer func() { m.work, s.p, s.peers = s.p, nil, nil }()
 	first, err := d.Byte()
 	if err != nil {
 		return append(dst[:0], seed...)

@@ -361,30 +361,34 @@ func encapPush(m *Mutator, s *state, d *consume.Decisions) bool {
 		return false
 	}
 	inner := s.p
-	var hdr []byte
-	eth := []byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00}
-	ip := func(proto byte) []byte {
-		return []byte{0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, proto, 0, 0, 192, 0, 2, 100, 192, 0, 2, 200}
-	}
+	// The outer headers are built in a reused buffer: Ethernet, then IPv4
+	// with the protocol set below.
+	eth := [...]byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00}
+	ip := [...]byte{0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 0, 0, 0, 192, 0, 2, 100, 192, 0, 2, 200}
+	hdr := append(append(m.hdr[:0], eth[:]...), ip[:]...)
+	const protoAt = pkt.EthLen + 9
 	switch intn(d, 4) {
 	case 0: // VXLAN
-		hdr = slices.Concat(eth, ip(17), []byte{0x30, 0x39, 0x12, 0xb5, 0, 0, 0, 0}, []byte{8, 0, 0, 0, 0, 0, 42, 0})
+		hdr[protoAt] = 17
+		hdr = append(hdr, 0x30, 0x39, 0x12, 0xb5, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 42, 0)
 	case 1: // GENEVE
-		hdr = slices.Concat(eth, ip(17), []byte{0x30, 0x39, 0x17, 0xc1, 0, 0, 0, 0}, []byte{0, 0, 0x65, 0x58, 0, 0, 42, 0})
+		hdr[protoAt] = 17
+		hdr = append(hdr, 0x30, 0x39, 0x17, 0xc1, 0, 0, 0, 0, 0, 0, 0x65, 0x58, 0, 0, 42, 0)
 	case 2: // GRE with transparent Ethernet bridging
-		hdr = slices.Concat(eth, ip(47), []byte{0, 0, 0x65, 0x58})
+		hdr[protoAt] = 47
+		hdr = append(hdr, 0, 0, 0x65, 0x58)
 	default: // IPIP / 6in4: the inner IP packet directly
 		l := pkt.Parse(inner, 0)
 		if l.L3 == 0 {
 			return false
 		}
-		proto := byte(4)
+		hdr[protoAt] = 4
 		if l.IPv == 6 {
-			proto = 41
+			hdr[protoAt] = 41
 		}
-		hdr = slices.Concat(eth, ip(proto))
 		inner = inner[l.L3:]
 	}
+	m.hdr = hdr
 	m.tmp = append(append(m.tmp[:0], hdr...), inner...)
 	s.p = append(s.p[:0], m.tmp...)
 	s.resized = true

@@ -76,8 +76,11 @@ func (Errno) Doc() string {
 }
 
 func (o Errno) Check(p *Program, e *Execution) error {
-	var errno syscall.Errno
-	if e.Err == nil || !errors.As(e.Err, &errno) {
+	if e.Err == nil {
+		return nil
+	}
+	errno, ok := e.Err.(syscall.Errno)
+	if !ok && !errors.As(e.Err, &errno) {
 		return nil
 	}
 	switch errno {
@@ -168,25 +171,35 @@ func (o Ctx) Check(p *Program, e *Execution) error {
 		return nil
 	}
 	out := e.Result.Context
-	in := make([]byte, len(out))
+	// in is the input context zero-extended to the output's length; the
+	// contexts are small, so a stack buffer holds them without allocating.
+	var buf [256]byte
+	var in []byte
+	if len(out) <= len(buf) {
+		in = buf[:len(out)]
+	} else {
+		in = make([]byte, len(out))
+	}
 	copy(in, e.Context)
 	switch {
 	case bpf.SeesL3(p.Type) || p.Type == ebpf.SchedCLS || p.Type == ebpf.SchedACT:
 		if len(out) < 192 {
 			return nil
 		}
-	next:
-		for i := range out {
-			for _, r := range skbWriteBack {
-				if i >= r[0] && i < r[1] {
-					continue next
-				}
+		// Compare the ranges between the written-back ones at once.
+		from := 0
+		for k := 0; k <= len(skbWriteBack); k++ {
+			to, next := len(out), len(out)
+			if k < len(skbWriteBack) {
+				to, next = skbWriteBack[k][0], skbWriteBack[k][1]
 			}
-			if out[i] != in[i] {
+			if i := firstDiff(in[from:to], out[from:to]); i >= 0 {
+				i += from
 				return finding(o, "__sk_buff byte %d changed from %#02x to %#02x, but the kernel does not write it back", i, in[i], out[i])
 			}
+			from = next
 		}
-		ci, co := bpf.DecodeContext(p.Type, p.AttachType, in).(bpf.SKBContext), bpf.DecodeContext(p.Type, p.AttachType, out).(bpf.SKBContext)
+		ci, co := bpf.DecodeSKBContext(in), bpf.DecodeSKBContext(out)
 		wantIf := ci.Ifindex
 		if wantIf <= 1 {
 			wantIf = 1
@@ -224,6 +237,32 @@ func (o Ctx) Check(p *Program, e *Execution) error {
 	return nil
 }
 
+// firstDiff is the first index where a and b (of equal length) differ,
+// or -1.
+func firstDiff(a, b []byte) int {
+	if bytes.Equal(a, b) {
+		return -1
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return -1
+}
+
+// xdpMetaLen is the metadata length of an XDP input context, given as a
+// value or as a pointer (the fuzz engine reuses one context value).
+func xdpMetaLen(c bpf.Context) (uint32, bool) {
+	switch v := c.(type) {
+	case bpf.XDPContext:
+		return v.MetaLen, true
+	case *bpf.XDPContext:
+		return v.MetaLen, true
+	}
+	return 0, false
+}
+
 // Output checks that well-formed packets the program passes stay
 // well-formed.
 type Output struct{}
@@ -257,14 +296,14 @@ func (o Output) Check(p *Program, e *Execution) error {
 	l3 := bpf.SeesL3(p.Type)
 	if p.Type == ebpf.XDP {
 		// Skip the metadata in front of the frame.
-		if c, ok := e.Input.Context.(bpf.XDPContext); ok && int(c.MetaLen) <= len(in) {
-			in = in[c.MetaLen:]
+		if meta, ok := xdpMetaLen(e.Input.Context); ok && int(meta) <= len(in) {
+			in = in[meta:]
 		}
 		if c, ok := e.Result.XDPContext(); ok && int(c.MetaLen) <= len(out) {
 			out = out[c.MetaLen:]
 		}
 	}
-	if len(in) < 14 || len(out) < 14 || pkt.Verify(in, offset(l3), l3) != nil || pkt.Parse(in, 0).L3 == 0 && !l3 {
+	if len(in) < 14 || len(out) < 14 || !pkt.WellFormed(in, offset(l3), l3) || pkt.Parse(in, 0).L3 == 0 && !l3 {
 		return nil
 	}
 	if err := pkt.Verify(out, offset(l3), l3); err != nil {

@@ -19,21 +19,29 @@ import (
 // ErrExhausted is returned once the fuzz bytes are used up.
 var ErrExhausted = errors.New("consume: out of fuzz bytes")
 
-// Decisions reads decisions from fuzz bytes.
+// Decisions reads decisions from fuzz bytes. The zero value has none.
 type Decisions struct {
-	c *fuzz.ConsumeFuzzer
+	data []byte
+	pos  int
 }
 
 // New reads decisions from data, which it does not modify or keep beyond
 // the Decisions' life.
-func New(data []byte) *Decisions { return &Decisions{c: fuzz.NewConsumer(data)} }
+func New(data []byte) *Decisions { return &Decisions{data: data} }
 
-// Byte returns the next byte.
+// Reset makes d read decisions from data from the start, so one Decisions
+// serves every execution without allocating.
+func (d *Decisions) Reset(data []byte) { d.data, d.pos = data, 0 }
+
+// Byte returns the next byte. It is read here rather than through
+// go-fuzz-headers, whose GetByte allocates an error at the end of the
+// input, on the hot path of every execution; the contract is the same.
 func (d *Decisions) Byte() (byte, error) {
-	b, err := d.c.GetByte()
-	if err != nil {
+	if d.pos >= len(d.data) {
 		return 0, ErrExhausted
 	}
+	b := d.data[d.pos]
+	d.pos++
 	return b, nil
 }
 
@@ -83,9 +91,13 @@ func (d *Decisions) Intn(n int) (int, error) {
 // Bytes returns a slice of the remaining input, of a length the input
 // decides. It aliases the fuzz bytes.
 func (d *Decisions) Bytes() ([]byte, error) {
-	b, err := d.c.GetBytes()
+	rest := d.data[min(d.pos, len(d.data)):]
+	b, err := fuzz.NewConsumer(rest).GetBytes()
 	if err != nil {
+		d.pos = len(d.data) // it consumed what it could not use
 		return nil, ErrExhausted
 	}
+	// b aliases rest: it ends where the consumer stopped.
+	d.pos += cap(rest) - cap(b) + len(b)
 	return b, nil
 }

@@ -274,6 +274,46 @@ func ParseIP(p []byte, off int) Layout {
 // and ICMP checksums valid, for every encapsulated packet too. Frames that
 // carry no IP are not checked (nil). It returns the first problem.
 func Verify(p []byte, off int, ipOnly bool) error {
+	var pr problem
+	if verify(p, off, ipOnly, &pr) {
+		return nil
+	}
+	return pr.err()
+}
+
+// WellFormed reports whether Verify finds nothing wrong, without
+// allocating: the oracles ask it of every input.
+func WellFormed(p []byte, off int, ipOnly bool) bool {
+	var pr problem
+	return verify(p, off, ipOnly, &pr)
+}
+
+// problem is what verify found, formatted only when asked for.
+type problem struct {
+	format string
+	args   [2]int
+	n      int
+	inner  int // how many encapsulations deep
+}
+
+func (pr *problem) set(format string, a ...int) bool {
+	pr.format, pr.n = format, copy(pr.args[:], a)
+	return false
+}
+
+func (pr *problem) err() error {
+	args := make([]any, pr.n)
+	for i := range args {
+		args[i] = pr.args[i]
+	}
+	err := fmt.Errorf(pr.format, args...)
+	for range pr.inner {
+		err = fmt.Errorf("inner packet: %w", err)
+	}
+	return err
+}
+
+func verify(p []byte, off int, ipOnly bool, pr *problem) bool {
 	var l Layout
 	if ipOnly {
 		l = ParseIP(p, off)
@@ -283,41 +323,41 @@ func Verify(p []byte, off int, ipOnly bool) error {
 	if l.L3 == 0 {
 		if !ipOnly && l.Etype != 0 && l.Etype+2 <= len(p) {
 			if et := be.Uint16(p[l.Etype:]); et == 0x0800 || et == 0x86dd {
-				return fmt.Errorf("ethertype %#04x but the IP header is incomplete", et)
+				return pr.set("ethertype %#04x but the IP header is incomplete", int(et))
 			}
 		}
-		return nil
+		return true
 	}
 	end := len(p)
 	if l.IPv == 4 {
 		ip := p[l.L3:]
 		ihl := int(ip[0]&0xf) * 4
 		if ihl < 20 || ihl > len(ip) {
-			return fmt.Errorf("IPv4 header length %d with %d bytes", ihl, len(ip))
+			return pr.set("IPv4 header length %d with %d bytes", ihl, len(ip))
 		}
 		t := int(be.Uint16(ip[2:]))
 		if t < ihl || t > len(ip) {
-			return fmt.Errorf("IPv4 total length %d, but %d bytes follow the Ethernet header", t, len(ip))
+			return pr.set("IPv4 total length %d, but %d bytes follow the Ethernet header", t, len(ip))
 		}
 		end = l.L3 + t
 		if Checksum(0, ip[:ihl]) != 0 {
-			return fmt.Errorf("IPv4 header checksum %#04x is wrong", be.Uint16(ip[10:]))
+			return pr.set("IPv4 header checksum %#04x is wrong", int(be.Uint16(ip[10:])))
 		}
 	} else {
 		t := int(be.Uint16(p[l.L3+4:]))
 		if l.L3+40+t > len(p) {
-			return fmt.Errorf("IPv6 payload length %d, but %d bytes follow the header", t, len(p)-l.L3-40)
+			return pr.set("IPv6 payload length %d, but %d bytes follow the header", t, len(p)-l.L3-40)
 		}
 		end = l.L3 + 40 + t
 	}
 	if l.L4 == 0 {
-		return fmt.Errorf("IPv%d headers incomplete", l.IPv)
+		return pr.set("IPv%d headers incomplete", l.IPv)
 	}
 	if l.Frag {
-		return nil
+		return true
 	}
 	if l.L4 > end {
-		return fmt.Errorf("IPv%d extension headers run past the payload", l.IPv)
+		return pr.set("IPv%d extension headers run past the payload", l.IPv)
 	}
 	seg := p[l.L4:end]
 	pseudo := func() uint32 {
@@ -336,34 +376,33 @@ func Verify(p []byte, off int, ipOnly bool) error {
 	switch l.Proto {
 	case 6:
 		if len(seg) < 20 || int(seg[12]>>4)*4 < 20 || int(seg[12]>>4)*4 > len(seg) {
-			return fmt.Errorf("TCP header incomplete or data offset wrong (%d bytes)", len(seg))
+			return pr.set("TCP header incomplete or data offset wrong (%d bytes)", len(seg))
 		}
 		if Checksum(pseudo(), seg) != 0 {
-			return fmt.Errorf("TCP checksum %#04x is wrong", be.Uint16(seg[16:]))
+			return pr.set("TCP checksum %#04x is wrong", int(be.Uint16(seg[16:])))
 		}
 	case 17:
 		if len(seg) < 8 {
-			return fmt.Errorf("UDP header incomplete (%d bytes)", len(seg))
+			return pr.set("UDP header incomplete (%d bytes)", len(seg))
 		}
 		if n := int(be.Uint16(seg[4:])); n != len(seg) {
-			return fmt.Errorf("UDP length %d, but the IP payload is %d bytes", n, len(seg))
+			return pr.set("UDP length %d, but the IP payload is %d bytes", n, len(seg))
 		}
 		if !(l.IPv == 4 && be.Uint16(seg[6:]) == 0) && Checksum(pseudo(), seg) != 0 {
-			return fmt.Errorf("UDP checksum %#04x is wrong", be.Uint16(seg[6:]))
+			return pr.set("UDP checksum %#04x is wrong", int(be.Uint16(seg[6:])))
 		}
 	case 1:
 		if len(seg) >= 4 && Checksum(0, seg) != 0 {
-			return fmt.Errorf("ICMP checksum is wrong")
+			return pr.set("ICMP checksum is wrong")
 		}
 	case 58:
 		if len(seg) >= 4 && Checksum(pseudo(), seg) != 0 {
-			return fmt.Errorf("ICMPv6 checksum is wrong")
+			return pr.set("ICMPv6 checksum is wrong")
 		}
 	}
-	if l.Inner != 0 {
-		if err := Verify(p[:end], l.Inner, l.InnerIsIP); err != nil {
-			return fmt.Errorf("inner packet: %w", err)
-		}
+	if l.Inner != 0 && !verify(p[:end], l.Inner, l.InnerIsIP, pr) {
+		pr.inner++
+		return false
 	}
-	return nil
+	return true
 }
