@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"syscall"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/bpffuzz/bpffuzz/internal/report"
 	"github.com/bpffuzz/bpffuzz/mutate"
 	"github.com/bpffuzz/bpffuzz/oracle"
+	"github.com/cilium/ebpf/asm"
 )
 
 // errSkip marks an input the kernel would reject for this program type: it
@@ -29,8 +31,11 @@ type Finding struct {
 	Entry corpus.Entry
 	// Packet and Output are copies of the input and output packets.
 	Packet, Output []byte
-	Retval         uint32
-	Errno          syscall.Errno
+	// InMeta and OutMeta are how many bytes of Packet and Output are XDP
+	// metadata in front of the frame.
+	InMeta, OutMeta int
+	Retval          uint32
+	Errno           syscall.Errno
 	// Report is the text a person reads.
 	Report string
 }
@@ -57,28 +62,43 @@ type executor struct {
 	fallback  string
 	peers     [][]byte
 
+	// Reused on every execution, so that one allocates nothing.
+	dec         consume.Decisions
 	pkt, inCopy []byte
-	lastCtx     bpf.Context
-	last        bpf.Result // the last run's result (aliases the program's buffers)
+	ctxBytes    []byte
+	exec        oracle.Execution
+	lastCtx     bpf.Context // may point into the mutator: see contextValue
+	last        bpf.Result  // the last run's result (aliases the program's buffers)
 }
 
 func (t *Target) newExecutor(name string) (*executor, error) {
 	x := &executor{t: t, name: name}
 	var err error
-	if t.NoCoverage {
-		x.prog, err = bpf.Load(t.Object, t.Program, t.Options)
-	} else {
-		x.cov, err = cover.Load(t.Object, t.Program, t.Options)
-		if x.cov != nil {
-			x.prog = x.cov.Program
-			x.fallback = x.cov.Fallback
+	load := func(opts *bpf.Options) error {
+		var err error
+		if t.NoCoverage || os.Getenv("BPFFUZZ_NO_COVERAGE") == "1" {
+			x.prog, err = bpf.Load(t.Object, t.Program, opts)
+		} else {
+			x.cov, err = cover.Load(t.Object, t.Program, opts)
+			if x.cov != nil {
+				x.prog = x.cov.Program
+				x.fallback = x.cov.Fallback
+			}
+		}
+		return err
+	}
+	// Arrays are created mmapable, so restoring them costs no syscall; if
+	// the kernel refuses that (old kernel, a map with special fields), the
+	// program loads as written.
+	var progs []asm.Instructions
+	if load(loadOptions(t.Options, true, &progs)) != nil {
+		x.cov, x.prog = nil, nil
+		if err = load(loadOptions(t.Options, false, &progs)); err != nil {
+			return nil, err
 		}
 	}
-	if err != nil {
-		return nil, err
-	}
 	t.loaded = x.prog
-	names := writableMaps(x.prog.Spec.Instructions)
+	names := writableMaps(progs, len(t.MapChecks) > 0)
 	if x.snap, err = takeSnapshot(x.prog.Maps(), names); err != nil {
 		x.close()
 		return nil, err
@@ -93,6 +113,7 @@ func (t *Target) newExecutor(name string) (*executor, error) {
 }
 
 func (x *executor) close() {
+	x.snap.close()
 	if x.cov != nil {
 		x.cov.Close()
 	} else if x.prog != nil {
@@ -104,10 +125,11 @@ func (x *executor) close() {
 // the mutator. For XDP with metadata, MetaLen zero bytes go in front of
 // the frame.
 func (x *executor) input(e corpus.Entry) bpf.Input {
-	d := consume.New(e.Ops)
+	d := &x.dec
+	d.Reset(e.Ops)
 	x.pkt = x.mut.Packet(x.pkt[:0], e.Packet, d, x.peers)
-	ctx := x.mut.Context(x.prog.Type, x.prog.AttachType, e.Context, d, len(x.pkt))
-	if c, ok := ctx.(bpf.XDPContext); ok && c.MetaLen > 0 {
+	ctx := x.mut.ContextReused(x.prog.Type, x.prog.AttachType, e.Context, d, len(x.pkt))
+	if c, ok := ctx.(*bpf.XDPContext); ok && c.MetaLen > 0 {
 		x.pkt = append(x.pkt, make([]byte, c.MetaLen)...)
 		copy(x.pkt[c.MetaLen:], x.pkt)
 		clear(x.pkt[:c.MetaLen])
@@ -142,12 +164,18 @@ func (x *executor) execute(e corpus.Entry, feed bool) (*Finding, error) {
 			cover.Feed(x.hits)
 		}
 	}
-	exec := &oracle.Execution{Input: in, Packet: x.inCopy, Context: bpf.ContextBytes(in.Context, len(in.Packet)), Result: res, Err: err}
+	ctxBytes := bpf.AppendContextBytes(x.ctxBytes, in.Context, len(in.Packet))
+	if ctxBytes != nil {
+		x.ctxBytes = ctxBytes
+	}
+	exec := &x.exec
+	*exec = oracle.Execution{Input: in, Packet: x.inCopy, Context: ctxBytes, Result: res, Err: err}
 	if f := x.check(exec, before); f != nil {
 		return x.finding(e, exec, f), nil
 	}
 	if x.t.Deterministic {
 		first := cloneExecution(exec)
+		first.Context = bytes.Clone(exec.Context)
 		if err := x.snap.restore(); err != nil {
 			return nil, err
 		}
@@ -166,13 +194,18 @@ func (x *executor) check(e *oracle.Execution, before map[string]map[string][]byt
 			return asFinding(o.Name(), err)
 		}
 	}
+	var in bpf.Input
+	if len(x.t.Checks) > 0 || x.t.Reference != nil {
+		in = e.Input
+		in.Context = contextValue(in.Context) // user code sees values
+	}
 	for i, c := range x.t.Checks {
-		if err := c(e.Input, e.Result); err != nil {
+		if err := c(in, e.Result); err != nil {
 			return &oracle.Finding{Oracle: fmt.Sprintf("check %d", i+1), Message: err.Error()}
 		}
 	}
 	if x.t.Reference != nil && e.Err == nil {
-		if want := x.t.Reference(e.Input); want != e.Result.Retval {
+		if want := x.t.Reference(in); want != e.Result.Retval {
 			return &oracle.Finding{Oracle: "reference", Message: fmt.Sprintf("the program returned %s, the reference model %s",
 				retvalString(x.prog, e.Result.Retval), retvalString(x.prog, want))}
 		}
@@ -186,6 +219,19 @@ func (x *executor) check(e *oracle.Execution, before map[string]map[string][]byt
 		}
 	}
 	return nil
+}
+
+// contextValue turns the reused *bpf.XDPContext or *bpf.SKBContext the
+// mutator hands out into a value, for anything that outlives the run or
+// type-switches on values (user checks, reports).
+func contextValue(c bpf.Context) bpf.Context {
+	switch v := c.(type) {
+	case *bpf.XDPContext:
+		return *v
+	case *bpf.SKBContext:
+		return *v
+	}
+	return c
 }
 
 func asFinding(name string, err error) *oracle.Finding {
@@ -205,6 +251,7 @@ func retvalString(p *bpf.Program, v uint32) string {
 
 func cloneExecution(e *oracle.Execution) *oracle.Execution {
 	c := *e
+	c.Input.Context = contextValue(e.Input.Context)
 	c.Packet = bytes.Clone(e.Packet)
 	c.Result.Packet = bytes.Clone(e.Result.Packet)
 	c.Result.Context = bytes.Clone(e.Result.Context)
@@ -213,11 +260,20 @@ func cloneExecution(e *oracle.Execution) *oracle.Execution {
 
 // finding copies what the report needs out of the reused buffers.
 func (x *executor) finding(e corpus.Entry, ex *oracle.Execution, f *oracle.Finding) *Finding {
+	ex = cloneExecution(ex)
+	ex.Context = bytes.Clone(ex.Context)
 	fd := &Finding{
 		Oracle: f.Oracle, Message: f.Message,
 		Entry:  corpus.Entry{Packet: bytes.Clone(e.Packet), Context: bytes.Clone(e.Context), Ops: bytes.Clone(e.Ops)},
 		Packet: bytes.Clone(ex.Packet), Output: bytes.Clone(ex.Result.Packet),
 		Retval: ex.Result.Retval, Errno: ex.Result.Errno,
+	}
+	// XDP data starts with the metadata (in and out).
+	if c, ok := ex.Input.Context.(bpf.XDPContext); ok && int(c.MetaLen) <= len(fd.Packet) {
+		fd.InMeta = int(c.MetaLen)
+	}
+	if c, ok := ex.Result.XDPContext(); ok && int(c.MetaLen) <= len(fd.Output) {
+		fd.OutMeta = int(c.MetaLen)
 	}
 	fd.Report = x.describe(fd, ex)
 	return fd
@@ -242,12 +298,19 @@ func (x *executor) describe(fd *Finding, ex *oracle.Execution) string {
 	if ex.Input.Context != nil {
 		fmt.Fprintf(&b, "context in %+v\n", ex.Input.Context)
 	}
-	fmt.Fprintf(&b, "  layers  %s\n", strings.Join(report.Layers(fd.Packet, false), " / "))
+	inMeta, outMeta := fd.InMeta, fd.OutMeta
+	if inMeta > 0 {
+		fmt.Fprintf(&b, "  metadata %d bytes, then the frame\n", inMeta)
+	}
+	fmt.Fprintf(&b, "  layers  %s\n", strings.Join(report.Layers(fd.Packet[inMeta:], false), " / "))
 	b.WriteString(indent(hex.Dump(fd.Packet)))
 	if fd.Output != nil {
 		fmt.Fprintf(&b, "output    %d bytes:\n", len(fd.Output))
-		fmt.Fprintf(&b, "  layers  %s\n", strings.Join(report.Layers(fd.Output, l3), " / "))
-		for _, c := range report.PacketChanges(fd.Packet, fd.Output, l3) {
+		if outMeta > 0 {
+			fmt.Fprintf(&b, "  metadata %d bytes, then the frame\n", outMeta)
+		}
+		fmt.Fprintf(&b, "  layers  %s\n", strings.Join(report.Layers(fd.Output[outMeta:], l3), " / "))
+		for _, c := range report.PacketChanges(fd.Packet[inMeta:], fd.Output[outMeta:], l3) {
 			fmt.Fprintf(&b, "  %s\n", c)
 		}
 		b.WriteString(indent(hex.Dump(fd.Output)))
