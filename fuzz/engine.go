@@ -3,6 +3,7 @@ package fuzz
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -207,32 +208,42 @@ func (e *engine) fill(s *Stats, start time.Time) {
 	s.Findings = append(s.Findings[:0], e.findings...)
 }
 
+// syncEvery is how many executions a worker runs between looks at the
+// shared state (the corpus, the coverage union, the counters, ctx): the
+// loop itself then takes no lock and touches no shared cache line.
+const syncEvery = 256
+
 // work is one worker's loop: pick an entry, give it fresh ops, run it.
 func (e *engine) work(ctx context.Context, x *executor, r *rand.Rand) error {
-	ops := make([]byte, 0, 64)
+	ops := make([]byte, 64)
 	local := make([]byte, len(e.union))
-	for n := 0; !e.done.Load(); n++ {
-		if n%256 == 0 {
-			if ctx.Err() != nil {
+	var entries []corpus.Entry
+	var execs, skipped uint64
+	defer func() { e.execs.Add(execs); e.skipped.Add(skipped) }()
+	for n := 0; ; n++ {
+		if n%syncEvery == 0 {
+			e.execs.Add(execs)
+			e.skipped.Add(skipped)
+			execs, skipped = 0, 0
+			if ctx.Err() != nil || e.done.Load() {
 				return nil
 			}
-			e.mu.Lock()
-			copy(local, e.union)
-			e.mu.Unlock()
+			e.sync(local, &entries)
 		}
-		e.mu.Lock()
-		base := e.entries[pickEntry(r, len(e.entries))]
-		e.mu.Unlock()
-		ops = ops[:1+r.IntN(48)]
-		for i := range ops {
-			ops[i] = byte(r.Uint32())
+		base := entries[pickEntry(r, len(entries))]
+		k := 1 + r.IntN(48)
+		if k+8 > len(ops) {
+			ops = make([]byte, k+8)
 		}
-		cand := corpus.Entry{Packet: base.Packet, Context: base.Context, Ops: ops}
+		for i := 0; i < k; i += 8 { // eight random bytes per call
+			binary.LittleEndian.PutUint64(ops[i:], r.Uint64())
+		}
+		cand := corpus.Entry{Packet: base.Packet, Context: base.Context, Ops: ops[:k]}
 		fd, err := x.execute(cand, false)
-		e.execs.Add(1)
+		execs++
 		switch {
-		case errors.Is(err, errSkip):
-			e.skipped.Add(1)
+		case err == errSkip:
+			skipped++
 			continue
 		case err != nil:
 			return err
@@ -240,15 +251,25 @@ func (e *engine) work(ctx context.Context, x *executor, r *rand.Rand) error {
 			if err := e.report(x, fd); err != nil {
 				return err
 			}
+			n = -1 // look at the shared state (done) now
 			continue
 		}
 		if x.hits != nil && newBlocks(x.hits, local) {
 			if err := e.keep(x); err != nil {
 				return err
 			}
+			n = -1 // pick up the new entry and coverage now
 		}
 	}
-	return nil
+}
+
+// sync refreshes a worker's view of the coverage union and the corpus.
+// Entries are only ever appended, so the worker's slice stays valid.
+func (e *engine) sync(local []byte, entries *[]corpus.Entry) {
+	e.mu.Lock()
+	copy(local, e.union)
+	*entries = e.entries
+	e.mu.Unlock()
 }
 
 // pickEntry favours recent entries, which tend to reach deeper code.
@@ -354,8 +375,9 @@ func (e *engine) report(x *executor, fd *Finding) error {
 // context bytes, with no ops.
 func (x *executor) lastInput() corpus.Entry {
 	pkt := x.pkt
-	if c, ok := x.lastCtx.(bpf.XDPContext); ok && int(c.MetaLen) <= len(pkt) {
+	ctx := contextValue(x.lastCtx)
+	if c, ok := ctx.(bpf.XDPContext); ok && int(c.MetaLen) <= len(pkt) {
 		pkt = pkt[c.MetaLen:]
 	}
-	return corpus.Entry{Packet: bytes.Clone(pkt), Context: bpf.ContextBytes(x.lastCtx, len(x.pkt))}
+	return corpus.Entry{Packet: bytes.Clone(pkt), Context: bpf.ContextBytes(ctx, len(x.pkt))}
 }

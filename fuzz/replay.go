@@ -1,6 +1,7 @@
 package fuzz
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -22,6 +23,11 @@ type Outcome struct {
 	Finding string `json:"finding,omitempty"`
 	// Hits are the blocks the run took (nil without coverage).
 	Hits []byte `json:"-"`
+	// Input and ContextIn are the packet and context bytes the run was
+	// given (after the entry's ops); Output and ContextOut are what the
+	// kernel wrote back, nil when it wrote nothing or the entry was
+	// skipped. All are copies, for kernel-vs-kernel records.
+	Input, ContextIn, Output, ContextOut []byte `json:"-"`
 }
 
 // Replay runs entries once each, the way the fuzz target runs them, and
@@ -44,6 +50,8 @@ func (t *Target) Replay(entries []corpus.Entry) ([]Outcome, *cover.Profile, erro
 	for i, e := range entries {
 		fd, err := x.execute(e, false)
 		o := &out[i]
+		o.Input = bytes.Clone(x.inCopy)
+		o.ContextIn = bpf.ContextBytes(x.lastCtx, len(x.inCopy))
 		switch {
 		case errors.Is(err, errSkip):
 			o.Skipped, o.OutLen = true, -1
@@ -64,6 +72,7 @@ func (t *Target) Replay(entries []corpus.Entry) ([]Outcome, *cover.Profile, erro
 				o.OutLen = -1
 			}
 		}
+		o.Output, o.ContextOut = bytes.Clone(x.last.Packet), bytes.Clone(x.last.Context)
 		if x.hits != nil {
 			o.Hits = append([]byte(nil), x.hits...)
 			prof.Add(x.hits)

@@ -59,6 +59,7 @@ Usage:
   bpffuzz run OBJECT PROGRAM [flags]        run a program once on one input
   bpffuzz fuzz OBJECT PROGRAM [flags]       fuzz a program (exit 3 when a finding was written)
   bpffuzz replay OBJECT PROGRAM FILE|DIR... run corpus entries with the oracles (exit 3 on a finding)
+  bpffuzz diff A.json B.json                entries whose outcome differs between two replay --record files
   bpffuzz probe [--json]                    what this kernel's BPF_PROG_RUN supports
   bpffuzz help [COMMAND]
 
@@ -83,6 +84,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fuzzCmd(rest, stdout, stderr)
 	case "replay":
 		return replayCmd(rest, stdout, stderr)
+	case "diff":
+		return diffCmd(rest, stdout)
 	case "help", "-h", "--help":
 		if len(rest) > 0 && rest[0] == "run" {
 			fmt.Fprint(stdout, runUsage)
@@ -90,6 +93,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		if len(rest) > 0 && rest[0] == "fuzz" {
 			fmt.Fprint(stdout, fuzzUsage)
+			return nil
+		}
+		if len(rest) > 0 && rest[0] == "diff" {
+			fmt.Fprint(stdout, diffUsage)
 			return nil
 		}
 		if len(rest) > 0 && rest[0] == "replay" {
