@@ -12,7 +12,8 @@
 #       most (default 300), one worker.
 #    Per run: found or not, executions and seconds to the finding; then the
 #    median per mode (a run that did not find it counts as "not found").
-# 2. The other planted bugs: one run each with coverage and without.
+# 2. The other planted bugs: one run each with coverage and without, through
+#    bpffuzz fuzz and go test -fuzz (SECONDS each at most).
 # 3. False findings: every example program without a planted bug, SECONDS
 #    each with all default oracles (there should be none).
 set -euo pipefail
@@ -25,8 +26,8 @@ go build -o bpffuzz ./cmd/bpffuzz
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 seed=examples/testdata/sample.pcapng
-if [ -e examples/testdata/fuzz/FuzzTLV ]; then
-	echo "bench-findings.sh: examples/testdata/fuzz/FuzzTLV exists; move it away first (this script writes and removes it)" >&2
+if [ -e examples/testdata/fuzz ]; then
+	echo "bench-findings.sh: examples/testdata/fuzz exists; move it away first (this script writes and removes it)" >&2
 	exit 1
 fi
 
@@ -47,27 +48,33 @@ engine() {
 		"$(awk -v n="${elapsed:-0}" 'BEGIN{print n/1e9}')" "${findings:-}"
 }
 
-# gofuzz NAME ENV...: one go test -fuzz FuzzTLV run; same columns.
+# gofuzz NAME TARGET PROGRAM SECONDS ENV...: one go test -fuzz run of
+# TARGET (examples/planted_test.go); same columns.
 gofuzz() {
-	local name=$1
-	shift
+	local name=$1 target=$2 prog=$3 budget=$4
+	shift 4
 	local log=$work/gofuzz.log rc=0
-	(cd examples && env "$@" BPFFUZZ_FINDINGS="$work/findings" go test -run '^$' -fuzz '^FuzzTLV$' -fuzztime "${gosecs}s" \
+	(cd examples && env "$@" BPFFUZZ_FINDINGS="$work/findings" go test -run '^$' -fuzz "^$target\$" -fuzztime "${budget}s" \
 		-parallel 1 -test.fuzzcachedir "$work/fuzzcache" >"$log" 2>&1) || rc=$?
-	rm -rf "$work/fuzzcache" "$work/findings" examples/testdata/fuzz/FuzzTLV
+	rm -rf "$work/fuzzcache" "$work/findings" "examples/testdata/fuzz/$target"
 	rmdir examples/testdata/fuzz 2>/dev/null || true
 	local last execs secs_to
 	last=$(grep -E '^fuzz: elapsed:' "$log" | tail -1)
 	execs=$(echo "$last" | sed -n 's/.*execs: \([0-9]*\).*/\1/p')
 	secs_to=$(echo "$last" | sed -n 's/^fuzz: elapsed: \([0-9hms]*\),.*/\1/p')
 	local found=-
-	if [ "$rc" != 0 ] && grep -q 'Failing input written' "$log"; then found=found; fi
+	if [ "$rc" != 0 ] && grep -q 'Failing input written' "$log"; then
+		found=found
+		# Go's own time for the fuzz test; executions are from its last
+		# status line (printed every 3 s), so they are a lower bound.
+		secs_to=$(sed -n "s/^--- FAIL: $target (\([0-9.]*\)s)/\1/p" "$log" | head -1)
+	fi
 	if [ "$rc" != 0 ] && [ "$found" = - ]; then
 		echo "go test -fuzz failed without a finding:" >&2
 		tail -20 "$log" >&2
 	fi
-	printf '%-24s %-13s %-6s %12s %8s  %s\n' "$name" xdp_tlv "$found" "${execs:-?}" "${secs_to:-?}" \
-		"$(grep -o 'oracle [a-z_-]*' "$log" | head -1)"
+	printf '%-24s %-13s %-6s %12s %8s  %s\n' "$name" "$prog" "$found" "${execs:-?}" "${secs_to:-?}" \
+		"$(grep -o 'bpffuzz finding: [a-z_-]*' "$log" | head -1 | sed 's/.*: //')"
 }
 
 # median FILE MODE: median executions of the found runs of MODE, with the
@@ -96,20 +103,24 @@ median "$work/engine.txt" engine-no-coverage
 echo "== 1b. go test -fuzz FuzzTLV: $runs runs per mode, at most ${gosecs}s each"
 header
 for i in $(seq "$runs"); do
-	gofuzz "gotest+coverage" BPFFUZZ_NO_COVERAGE=0
-	gofuzz "gotest-no-coverage" BPFFUZZ_NO_COVERAGE=1
+	gofuzz "gotest+coverage" FuzzTLV xdp_tlv "$gosecs" BPFFUZZ_NO_COVERAGE=0
+	gofuzz "gotest-no-coverage" FuzzTLV xdp_tlv "$gosecs" BPFFUZZ_NO_COVERAGE=1
 done | tee "$work/gotest.txt"
 median "$work/gotest.txt" gotest+coverage
 median "$work/gotest.txt" gotest-no-coverage
 
-echo "== 2. the other planted bugs (at most ${secs}s each)"
+echo "== 2. the other planted bugs (at most ${secs}s each), bpffuzz fuzz and go test -fuzz"
 header
-for p in xdp_deep tc_csum xdp_trim tc_mark; do
+for t in Deep:xdp_deep Csum:tc_csum Trim:xdp_trim Mark:tc_mark; do
+	p=${t#*:}
 	engine "engine+coverage" examples/planted.o "$p"
 	engine "engine-no-coverage" examples/planted.o "$p" --no-coverage
+	gofuzz "gotest+coverage" "Fuzz${t%%:*}" "$p" "$secs" BPFFUZZ_NO_COVERAGE=0
+	gofuzz "gotest-no-coverage" "Fuzz${t%%:*}" "$p" "$secs" BPFFUZZ_NO_COVERAGE=1
 done
 engine "engine+determinism" examples/planted.o xdp_sample --deterministic
 engine "engine-no-determinism" examples/planted.o xdp_sample
+gofuzz "gotest+determinism" FuzzSample xdp_sample "$secs" BPFFUZZ_NO_COVERAGE=0
 
 echo "== 3. false findings: programs without a planted bug (${secs}s each, default oracles)"
 header
