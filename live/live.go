@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/bpffuzz/bpffuzz/bpf"
@@ -32,6 +34,10 @@ type Options struct {
 	// veth end. lo cannot transmit XDP frames: XDP_TX and redirects to it
 	// fail (counted as redirect errors). XDP_PASS frames are captured.
 	Loopback bool
+	// NoCapture opens no packet sockets and drops frames at the peer once
+	// counted, for the highest rate (a traffic generator): the report then
+	// has counts but no bytes, and nothing on what XDP_PASS delivered.
+	NoCapture bool
 	// Keep is how many frames of each capture keep their bytes in the
 	// report; 0 means 16.
 	Keep int
@@ -99,11 +105,16 @@ func Start(p *bpf.Program, opts Options) (_ *Session, err error) {
 		if s.ns == nil {
 			return nil // a host interface: nothing captured
 		}
+		if s.veth != nil {
+			if s.peer, err = bpf.AttachPeerCounter(s.veth.PeerIndex, !opts.NoCapture); err != nil {
+				return err
+			}
+		}
+		if opts.NoCapture {
+			return nil
+		}
 		if s.veth == nil {
 			s.stack, err = netns.Listen(s.ifindex, opts.Keep)
-			return err
-		}
-		if s.peer, err = bpf.AttachPeerCounter(s.veth.PeerIndex); err != nil {
 			return err
 		}
 		if s.peerCapture, err = netns.Listen(s.veth.PeerIndex, opts.Keep); err != nil {
@@ -226,7 +237,8 @@ type Report struct {
 	// peer: every frame that left the ingress interface. PeerCapture and
 	// Stack are packet sockets on the peer and on the ingress interface
 	// (what XDP_PASS handed to the stack). All nil/0 with Options.Ifname;
-	// with Options.Loopback only Stack is set.
+	// with Options.Loopback only Stack is set; with Options.NoCapture the
+	// captures are nil.
 	PeerFrames  uint64   `json:"peer_frames"`
 	PeerBytes   uint64   `json:"peer_bytes"`
 	PeerCapture *Capture `json:"peer_capture,omitempty"`
@@ -359,4 +371,23 @@ func (s *Session) collect(r *Report, counts bpf.LiveCounts) error {
 		*c.out = &Capture{Packets: c.capture.Count, Bytes: c.capture.Bytes, Dropped: drops, Sample: c.capture.Packets}
 	}
 	return nil
+}
+
+// Counts formats counts by name, largest first: "XDP_TX 512, XDP_DROP 512".
+func Counts(m map[string]uint64) string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if m[names[i]] != m[names[j]] {
+			return m[names[i]] > m[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %d", n, m[n])
+	}
+	return strings.Join(parts, ", ")
 }

@@ -18,7 +18,10 @@ func TestLiveOracles(t *testing.T) {
 		if r.Frames == 0 {
 			r.Frames, r.BatchSize = 64, 64
 		}
-		r.Stack = &live.Capture{}
+		r.Namespace, r.Interface = true, "veth0"
+		if r.Stack == nil {
+			r.Stack = &live.Capture{}
+		}
 		if r.PeerCapture == nil {
 			r.PeerCapture = &live.Capture{Packets: uint64(r.Frames), Sample: [][]byte{out}}
 		}
@@ -40,8 +43,11 @@ func TestLiveOracles(t *testing.T) {
 		{"output drift", tx(live.Report{Frames: 128, BatchSize: 64, Verdicts: map[string]uint64{"XDP_TX": 128}, PeerFrames: 128,
 			PeerCapture: &live.Capture{Packets: 128, Sample: [][]byte{out, {1, 2, 9}}}}), "page-recycling"},
 		{"no drift", tx(live.Report{Frames: 128, BatchSize: 64, Verdicts: map[string]uint64{"XDP_TX": 128}, PeerFrames: 128}), ""},
-		{"drop shows frames", &LiveRun{Test: bpf.Result{Retval: 1}, Report: &live.Report{Frames: 8, BatchSize: 64,
+		{"drop shows frames", &LiveRun{Test: bpf.Result{Retval: 1}, Report: &live.Report{Namespace: true, Frames: 8, BatchSize: 64,
 			PeerFrames: 8, PeerCapture: &live.Capture{}, Stack: &live.Capture{}}}, "live-agreement"},
+		{"drop without captures", &LiveRun{Test: bpf.Result{Retval: 1}, Report: &live.Report{Namespace: true, Frames: 8, BatchSize: 64,
+			PeerFrames: 8}}, "live-agreement"},
+		{"drop on a host interface", &LiveRun{Test: bpf.Result{Retval: 1}, Report: &live.Report{Frames: 8, BatchSize: 64}}, ""},
 		{"test run failed", &LiveRun{TestErr: errors.New("x"), Report: &live.Report{Exceptions: 5}}, ""},
 	} {
 		fs := CheckLive(c.run)

@@ -50,9 +50,12 @@ Load:
   --verifier-log          print the whole verifier log when the program is rejected
 Output:
   --json                  one JSON object
-`
+` + liveUsage
 
 func runCmd(args []string, stdout, stderr io.Writer) error {
+	if wantsLive(args) {
+		return liveCmd(args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var (
 		dataHex   = fs.String("data-hex", "", "")
