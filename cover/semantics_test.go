@@ -25,6 +25,9 @@ var programs = []struct {
 	{"../examples/maps_config.o", "xdp_config", &bpf.Options{Variables: map[string]any{"config.mode": 1, "config.port": 53}}, nil},
 	{"../examples/tail_call.o", "xdp_dispatch", &bpf.Options{ProgArrays: map[string]map[uint32]string{"jmp_table": {0: "xdp_ipv4", 1: "xdp_ipv6"}}}, nil},
 	{"../examples/xdp_frags.o", "xdp_frags", nil, nil},
+	{"../examples/planted.o", "xdp_tlv", nil, nil},
+	{"../examples/planted.o", "xdp_deep", nil, nil},
+	{"../examples/planted.o", "tc_csum", nil, nil},
 	{"../bpf/testdata/bpf2bpf.o", "xdp_calls", nil, nil},
 	{"../bpf/testdata/adjust.o", "xdp_adjust", &bpf.Options{Variables: map[string]any{"head_delta": -8, "tail_delta": 4}}, nil},
 	{"../bpf/testdata/types.o", "tc_write", nil, func(r *rand.Rand) bpf.Context {
@@ -145,4 +148,51 @@ func i64(s string) int64 {
 		h = h*31 + int64(c)
 	}
 	return h
+}
+
+// FuzzSemantics is TestSemanticsPreserved with inputs from the fuzzer: the
+// first byte picks the program, the rest is the packet; the instrumented
+// program must give the same return value, output packet, output context
+// and input verdict as the original.
+func FuzzSemantics(f *testing.F) {
+	kerneltest.Skip(f)
+	type pair struct{ orig, inst *Program }
+	loaded := make([]*pair, len(programs))
+	f.Cleanup(func() {
+		for _, p := range loaded {
+			if p != nil {
+				p.orig.Close()
+				p.inst.Close()
+			}
+		}
+	})
+	for i, pkt := range packets(7, 8) {
+		f.Add(byte(i), pkt)
+	}
+	f.Fuzz(func(t *testing.T, which byte, pkt []byte) {
+		i := int(which) % len(programs)
+		tc := programs[i]
+		if loaded[i] == nil {
+			orig, err := bpf.Load(tc.object, tc.program, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inst, err := Load(tc.object, tc.program, tc.opts)
+			if err != nil {
+				orig.Close()
+				t.Fatal(err)
+			}
+			loaded[i] = &pair{&Program{Program: orig}, inst}
+		}
+		p := loaded[i]
+		in := bpf.Input{Packet: pkt}
+		want := runOnce(t, p.orig.Program, in)
+		if p.inst.Cover != nil {
+			p.inst.Cover.Reset()
+		}
+		got := runOnce(t, p.inst.Program, in)
+		if got != want {
+			t.Fatalf("%s on % x: instrumented %+v, original %+v", tc.program, pkt, got, want)
+		}
+	})
 }
