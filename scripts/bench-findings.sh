@@ -16,7 +16,9 @@
 #    bpffuzz fuzz and go test -fuzz (SECONDS each at most).
 # 3. False findings: every example program without a planted bug, SECONDS
 #    each with all default oracles (there should be none).
-# PARTS="1a 1b 2 3" (the default) selects the parts to run.
+# PARTS="1a 1b 2 3" (the default) selects the parts to run; GOMODES="on off"
+# (the default) the coverage modes of 1b, e.g. to run them side by side in
+# two invocations.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -117,8 +119,8 @@ if want 1b; then
 echo "== 1b. go test -fuzz FuzzTLV: $runs runs per mode, at most ${gosecs}s each"
 header
 for i in $(seq "$runs"); do
-	gofuzz "gotest+coverage" FuzzTLV xdp_tlv "$gosecs" BPFFUZZ_NO_COVERAGE=0
-	gofuzz "gotest-no-coverage" FuzzTLV xdp_tlv "$gosecs" BPFFUZZ_NO_COVERAGE=1
+	if [[ " ${GOMODES:-on off} " == *" on "* ]]; then gofuzz "gotest+coverage" FuzzTLV xdp_tlv "$gosecs" BPFFUZZ_NO_COVERAGE=0; fi
+	if [[ " ${GOMODES:-on off} " == *" off "* ]]; then gofuzz "gotest-no-coverage" FuzzTLV xdp_tlv "$gosecs" BPFFUZZ_NO_COVERAGE=1; fi
 done | tee "$work/gotest.txt"
 median "$work/gotest.txt" gotest+coverage
 median "$work/gotest.txt" gotest-no-coverage
