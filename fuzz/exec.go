@@ -138,6 +138,11 @@ func (x *executor) input(e corpus.Entry) bpf.Input {
 	return bpf.Input{Packet: x.pkt, Context: ctx}
 }
 
+// determinismRuns is how many times Target.Deterministic runs an input
+// again: after the first run's restored map state, and then without
+// restoring, so that a program keeping state shows it.
+const determinismRuns = 16
+
 // execute runs one entry and checks it. feed sends the coverage to Go's
 // fuzzer.
 func (x *executor) execute(e corpus.Entry, feed bool) (*Finding, error) {
@@ -179,10 +184,19 @@ func (x *executor) execute(e corpus.Entry, feed bool) (*Finding, error) {
 		if err := x.snap.restore(); err != nil {
 			return nil, err
 		}
-		res2, err2 := x.prog.Run(in)
-		second := &oracle.Execution{Input: in, Packet: x.inCopy, Context: first.Context, Result: res2, Err: err2}
-		if err := oracle.Compare(first, second); err != nil {
-			return x.finding(e, second, &oracle.Finding{Oracle: "determinism", Message: err.Error()}), nil
+		// Once after the same restored state, then again and again
+		// without a restore: state the program keeps between runs (a
+		// counter, a cache) shows as a run that differs.
+		for i := 1; i <= determinismRuns; i++ {
+			res2, err2 := x.prog.Run(in)
+			second := &oracle.Execution{Input: in, Packet: x.inCopy, Context: first.Context, Result: res2, Err: err2}
+			if err := oracle.Compare(first, second); err != nil {
+				msg := err.Error()
+				if i > 1 {
+					msg = fmt.Sprintf("run %d without a map reset: %s", i+1, msg)
+				}
+				return x.finding(e, second, &oracle.Finding{Oracle: "determinism", Message: msg}), nil
+			}
 		}
 	}
 	return nil, nil

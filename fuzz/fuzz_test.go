@@ -48,19 +48,22 @@ func TestReplayQuiet(t *testing.T) {
 }
 
 // TestEngineFindsPlanted runs the in-process engine on planted bugs that
-// need the context (tc_mark) or structure (tc_csum) mutated, and checks the
-// finding's files.
+// need the context mutated (tc_mark) or the determinism oracle's runs
+// without a map reset (xdp_sample), and checks the finding's files.
 func TestEngineFindsPlanted(t *testing.T) {
 	kerneltest.Skip(t)
 	for _, tc := range []struct {
 		program, oracle string
+		deterministic   bool
+		report          []string
 	}{
-		{"tc_mark", "retval"},
+		{"tc_mark", "retval", false, []string{"context in", "Mark:"}},
+		{"xdp_sample", "determinism", true, []string{"without a map reset", "layers  Ethernet / IPv4"}},
 	} {
 		t.Run(tc.program, func(t *testing.T) {
 			dir := t.TempDir()
 			t.Setenv("BPFFUZZ_FINDINGS", filepath.Join(dir, "findings"))
-			tg := &Target{Object: "../examples/planted.o", Program: tc.program, Seeds: sample}
+			tg := &Target{Object: "../examples/planted.o", Program: tc.program, Seeds: sample, Deterministic: tc.deterministic}
 			st, err := tg.Run(context.Background(), EngineOptions{Workers: 1, Duration: 60 * time.Second, CorpusDir: filepath.Join(dir, "corpus"), Seed: 1})
 			if err != nil {
 				t.Fatal(err)
@@ -74,7 +77,7 @@ func TestEngineFindsPlanted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, want := range []string{tc.program, "retval", "bpffuzz replay", "context in", "Mark:"} {
+			for _, want := range append([]string{tc.program, tc.oracle, "bpffuzz replay"}, tc.report...) {
 				if !strings.Contains(string(report), want) {
 					t.Errorf("report lacks %q:\n%s", want, report)
 				}

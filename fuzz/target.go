@@ -45,7 +45,9 @@ type Target struct {
 	// MapChecks see the maps before and after every run.
 	MapChecks []oracle.MapCheck
 	// Deterministic asks for every run to be repeated and compared (for
-	// programs meant to be stateless).
+	// programs meant to be stateless): once after the same restored map
+	// state, then 15 more times without a restore, so that state kept in
+	// maps or globals between runs shows.
 	Deterministic bool
 	// NoCoverage runs the program uninstrumented: Go's fuzzer then sees no
 	// BPF coverage. BPFFUZZ_NO_COVERAGE=1 in the environment does the same
