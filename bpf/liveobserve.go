@@ -128,17 +128,12 @@ func (p *Program) NewLiveCounters() (*LiveCounters, error) {
 // calling OS thread only. The caller must be locked to its thread
 // (runtime.LockOSThread) until it has read the counts.
 func (c *LiveCounters) Start() error {
-	zero := make([]uint64, numTraceSlots)
-	for i := range zero {
-		if err := c.trace.Put(uint32(i), zero[i]); err != nil {
-			return fmt.Errorf("reset live counters: %w", err)
-		}
+	if err := zeroArray(c.trace, numTraceSlots); err != nil {
+		return fmt.Errorf("reset live counters: %w", err)
 	}
 	if c.verdicts != nil {
-		for i := 0; i < numVerdictSlots; i++ {
-			if err := c.verdicts.Put(uint32(i), uint64(0)); err != nil {
-				return fmt.Errorf("reset verdict counters: %w", err)
-			}
+		if err := zeroArray(c.verdicts, numVerdictSlots); err != nil {
+			return fmt.Errorf("reset verdict counters: %w", err)
 		}
 	}
 	return c.cfg.Put(uint32(0), uint32(unix.Gettid()))
@@ -147,11 +142,9 @@ func (c *LiveCounters) Start() error {
 // Read returns the counts since Start.
 func (c *LiveCounters) Read() (LiveCounts, error) {
 	var out LiveCounts
-	slots := make([]uint64, numTraceSlots)
-	for i := range slots {
-		if err := c.trace.Lookup(uint32(i), &slots[i]); err != nil {
-			return out, fmt.Errorf("read live counters: %w", err)
-		}
+	slots, err := readArray(c.trace, numTraceSlots)
+	if err != nil {
+		return out, fmt.Errorf("read live counters: %w", err)
 	}
 	out.Redirects, out.RedirectErrors, out.Exceptions = slots[slotRedirect], slots[slotRedirectErr], slots[slotException]
 	out.XmitSent, out.XmitDrops, out.XmitErrors = slots[slotXmitSent], slots[slotXmitDrops], slots[slotXmitErr]
@@ -164,14 +157,52 @@ func (c *LiveCounters) Read() (LiveCounts, error) {
 		}
 	}
 	if c.verdicts != nil {
-		out.Verdicts = make([]uint64, numVerdictSlots)
-		for i := range out.Verdicts {
-			if err := c.verdicts.Lookup(uint32(i), &out.Verdicts[i]); err != nil {
-				return out, fmt.Errorf("read verdict counters: %w", err)
-			}
+		if out.Verdicts, err = readArray(c.verdicts, numVerdictSlots); err != nil {
+			return out, fmt.Errorf("read verdict counters: %w", err)
 		}
 	}
 	return out, nil
+}
+
+// zeroArray zeroes the n u64 slots of an array map, in one batch call
+// where the kernel has them (5.6+).
+func zeroArray(m *ebpf.Map, n int) error {
+	keys := make([]uint32, n)
+	for i := range keys {
+		keys[i] = uint32(i)
+	}
+	if _, err := m.BatchUpdate(keys, make([]uint64, n), nil); err == nil {
+		return nil
+	} else if !errors.Is(err, ErrNotSupported) {
+		return err
+	}
+	for i := range keys {
+		if err := m.Put(keys[i], uint64(0)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readArray reads the n u64 slots of an array map, in one batch call where
+// the kernel has them.
+func readArray(m *ebpf.Map, n int) ([]uint64, error) {
+	keys, vals := make([]uint32, n), make([]uint64, n)
+	var cursor ebpf.MapBatchCursor
+	got, err := m.BatchLookup(&cursor, keys, vals, nil)
+	if err == nil || errors.Is(err, ebpf.ErrKeyNotExist) {
+		if got == n {
+			return vals, nil
+		}
+	} else if !errors.Is(err, ErrNotSupported) {
+		return nil, err
+	}
+	for i := range vals {
+		if err := m.Lookup(uint32(i), &vals[i]); err != nil {
+			return nil, err
+		}
+	}
+	return vals, nil
 }
 
 // Close detaches and frees the counters.
