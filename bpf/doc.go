@@ -13,6 +13,11 @@
 // validated against the kernel's rules before the syscall: a context the
 // kernel would reject is reported as an [*InputError] naming the field.
 //
+// [Program.RunLive] runs XDP programs in live frame mode
+// (BPF_F_TEST_XDP_LIVE_FRAMES), where the kernel carries out the verdicts;
+// [LiveCounters] count what it did. Package live runs it in a throwaway
+// network namespace.
+//
 // Kernel needs: Linux 5.10 or newer for most program types, run as root or
 // with CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON. Rules that changed between
 // kernel releases (XDP metadata limit, short IP frames, checksum-complete
