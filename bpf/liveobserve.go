@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync/atomic"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -92,7 +91,7 @@ func (p *Program) NewLiveCounters() (*LiveCounters, error) {
 	if c.cfg, err = ebpf.NewMap(&ebpf.MapSpec{Name: "bpffuzz_cfg", Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}); err != nil {
 		return nil, fmt.Errorf("create live counters: %w", permission(err))
 	}
-	if c.trace, err = ebpf.NewMap(&ebpf.MapSpec{Name: "bpffuzz_trace", Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: numTraceSlots}); err != nil {
+	if c.trace, err = counterMap("bpffuzz_trace", numTraceSlots); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("create live counters: %w", permission(err))
 	}
@@ -164,43 +163,21 @@ func (c *LiveCounters) Read() (LiveCounts, error) {
 	return out, nil
 }
 
-// zeroArray zeroes the n u64 slots of an array map, in one batch call
-// where the kernel has them (5.6+).
-func zeroArray(m *ebpf.Map, n int) error {
-	keys := make([]uint32, n)
-	for i := range keys {
-		keys[i] = uint32(i)
-	}
-	if _, err := m.BatchUpdate(keys, make([]uint64, n), nil); err == nil {
-		return nil
-	} else if !errors.Is(err, ErrNotSupported) {
-		return err
-	}
-	for i := range keys {
-		if err := m.Put(keys[i], uint64(0)); err != nil {
-			return err
-		}
-	}
-	return nil
+// counterMap is an array map of one entry holding n u64 counters: one
+// entry, so that programs address it directly (BPF_PSEUDO_MAP_VALUE) with no
+// helper call per event.
+func counterMap(name string, n int) (*ebpf.Map, error) {
+	return ebpf.NewMap(&ebpf.MapSpec{Name: name, Type: ebpf.Array, KeySize: 4, ValueSize: uint32(8 * n), MaxEntries: 1})
 }
 
-// readArray reads the n u64 slots of an array map, in one batch call where
-// the kernel has them.
+// zeroArray zeroes the n counters of a counterMap.
+func zeroArray(m *ebpf.Map, n int) error { return m.Put(uint32(0), make([]uint64, n)) }
+
+// readArray reads the n counters of a counterMap.
 func readArray(m *ebpf.Map, n int) ([]uint64, error) {
-	keys, vals := make([]uint32, n), make([]uint64, n)
-	var cursor ebpf.MapBatchCursor
-	got, err := m.BatchLookup(&cursor, keys, vals, nil)
-	if err == nil || errors.Is(err, ebpf.ErrKeyNotExist) {
-		if got == n {
-			return vals, nil
-		}
-	} else if !errors.Is(err, ErrNotSupported) {
+	vals := make([]uint64, n)
+	if err := m.Lookup(uint32(0), vals); err != nil {
 		return nil, err
-	}
-	for i := range vals {
-		if err := m.Lookup(uint32(i), &vals[i]); err != nil {
-			return nil, err
-		}
 	}
 	return vals, nil
 }
@@ -226,8 +203,6 @@ func (c *LiveCounters) Close() error {
 	return errors.Join(errs...)
 }
 
-var labels atomic.Uint64
-
 // threadFilter loads the current thread id into R7 and exits unless it is
 // the one Start stored. The context stays in R6.
 func threadFilter(cfg *ebpf.Map) asm.Instructions {
@@ -235,44 +210,31 @@ func threadFilter(cfg *ebpf.Map) asm.Instructions {
 		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.FnGetCurrentPidTgid.Call(),
 		asm.Mov.Reg32(asm.R7, asm.R0), // the low 32 bits: the thread id
-		asm.StoreImm(asm.RFP, -4, 0, asm.Word),
-		asm.LoadMapPtr(asm.R1, cfg.FD()),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -4),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "exit"),
-		asm.LoadMem(asm.R1, asm.R0, 0, asm.Word),
+		asm.LoadMapValue(asm.R1, cfg.FD(), 0),
+		asm.LoadMem(asm.R1, asm.R1, 0, asm.Word),
 		asm.JNE.Reg(asm.R1, asm.R7, "exit"),
 	}
 }
 
-// addSlot adds value (a register, or 1 when nil) to slot of m. It uses R1-R5
-// and R8 (for a slot computed into R8 with slot < 0).
+// addSlot adds value (a register, or 1 when nil) to counter slot of a
+// counterMap; slot < 0 means the slot computed into R8 (bounded by the
+// caller). It uses R0 and R1.
 func addSlot(m *ebpf.Map, slot int32, value *asm.Register) asm.Instructions {
-	skip := fmt.Sprintf("skip%d", labels.Add(1)) // labels are unique within a program
-	insns := asm.Instructions{}
+	off := int16(0)
+	insns := asm.Instructions{asm.LoadMapValue(asm.R0, m.FD(), 0)}
 	if slot >= 0 {
-		insns = append(insns, asm.StoreImm(asm.RFP, -8, int64(slot), asm.Word))
+		off = int16(8 * slot)
 	} else {
-		insns = append(insns, asm.StoreMem(asm.RFP, -8, asm.R8, asm.Word))
+		insns = append(insns, asm.LSh.Imm(asm.R8, 3), asm.Add.Reg(asm.R0, asm.R8))
 	}
-	insns = append(insns,
-		asm.LoadMapPtr(asm.R1, m.FD()),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -8),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, skip),
-	)
 	if value == nil {
 		insns = append(insns, asm.Mov.Imm(asm.R1, 1))
 	} else {
 		insns = append(insns, asm.Mov.Reg(asm.R1, *value))
 	}
-	insns = append(insns,
-		asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
-		asm.Mov.Imm(asm.R0, 0).WithSymbol(skip),
-	)
-	return insns
+	add := asm.StoreXAdd(asm.R0, asm.R1, asm.DWord)
+	add.Offset = off
+	return append(insns, add)
 }
 
 // redirectErrBody counts a failed redirect, and its errno: the tracepoint's
@@ -341,7 +303,7 @@ func (c *LiveCounters) attachVerdicts(p *Program) error {
 	if p.Spec != nil && p.Spec.Name != "" {
 		fn = p.Spec.Name
 	}
-	m, err := ebpf.NewMap(&ebpf.MapSpec{Name: "bpffuzz_verdict", Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: numVerdictSlots})
+	m, err := counterMap("bpffuzz_verdict", numVerdictSlots)
 	if err != nil {
 		return fmt.Errorf("verdicts not counted: %w", permission(err))
 	}
@@ -392,7 +354,7 @@ type PeerCounter struct {
 // (XDP_DROP), which costs far less per frame.
 func AttachPeerCounter(ifindex int, pass bool) (*PeerCounter, error) {
 	removeMemlock()
-	m, err := ebpf.NewMap(&ebpf.MapSpec{Name: "bpffuzz_peer", Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 2})
+	m, err := counterMap("bpffuzz_peer", 2)
 	if err != nil {
 		return nil, fmt.Errorf("create peer counter: %w", permission(err))
 	}
@@ -428,21 +390,17 @@ func AttachPeerCounter(ifindex int, pass bool) (*PeerCounter, error) {
 
 // Read returns the frames and bytes counted since the last Reset.
 func (pc *PeerCounter) Read() (frames, bytes uint64, err error) {
-	if err := pc.counts.Lookup(uint32(0), &frames); err != nil {
+	v, err := readArray(pc.counts, 2)
+	if err != nil {
 		return 0, 0, fmt.Errorf("read peer counter: %w", err)
 	}
-	if err := pc.counts.Lookup(uint32(1), &bytes); err != nil {
-		return 0, 0, fmt.Errorf("read peer counter: %w", err)
-	}
-	return frames, bytes, nil
+	return v[0], v[1], nil
 }
 
 // Reset zeroes the counts.
 func (pc *PeerCounter) Reset() error {
-	for i := uint32(0); i < 2; i++ {
-		if err := pc.counts.Put(i, uint64(0)); err != nil {
-			return fmt.Errorf("reset peer counter: %w", err)
-		}
+	if err := zeroArray(pc.counts, 2); err != nil {
+		return fmt.Errorf("reset peer counter: %w", err)
 	}
 	return nil
 }

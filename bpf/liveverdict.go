@@ -54,20 +54,13 @@ func (p *Program) verdictCopy(m *ebpf.Map) (*Program, error) {
 	}
 	epilogue := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R0).WithSymbol(verdictEpilogue),
-		asm.Mov.Reg32(asm.R7, asm.R0),
-		asm.JLE.Imm(asm.R7, otherVerdictSlot, verdictEpilogue+"_slot"),
-		asm.Mov.Imm(asm.R7, otherVerdictSlot),
-		asm.StoreMem(asm.RFP, -4, asm.R7, asm.Word).WithSymbol(verdictEpilogue + "_slot"),
-		asm.LoadMapPtr(asm.R1, m.FD()),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -4),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, verdictEpilogue+"_done"),
-		asm.Mov.Imm(asm.R1, 1),
-		asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
-		asm.Mov.Reg(asm.R0, asm.R6).WithSymbol(verdictEpilogue + "_done"),
-		asm.Return(),
+		asm.Mov.Reg32(asm.R8, asm.R0),
+		asm.JLE.Imm(asm.R8, otherVerdictSlot, verdictEpilogue+"_slot"),
+		asm.Mov.Imm(asm.R8, otherVerdictSlot),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol(verdictEpilogue + "_slot"),
 	}
+	epilogue = append(epilogue, addSlot(m, -1, nil)...)
+	epilogue = append(epilogue, asm.Mov.Reg(asm.R0, asm.R6), asm.Return())
 	out := make(asm.Instructions, 0, len(insns)+len(epilogue))
 	out = append(out, insns[:end]...)
 	out = append(out, epilogue...)
@@ -85,7 +78,7 @@ func (p *Program) verdictCopy(m *ebpf.Map) (*Program, error) {
 // attachVerdictCopy counts verdicts with an instrumented copy of p, for
 // kernels or hosts where fexit programs cannot be loaded.
 func (c *LiveCounters) attachVerdictCopy(p *Program) error {
-	m, err := ebpf.NewMap(&ebpf.MapSpec{Name: "bpffuzz_verdict", Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: numVerdictSlots})
+	m, err := counterMap("bpffuzz_verdict", numVerdictSlots)
 	if err != nil {
 		return fmt.Errorf("verdicts not counted: %w", permission(err))
 	}
