@@ -223,8 +223,14 @@ root=$work/root
 mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,root,bpffuzz}
 chmod 1777 "$root/tmp"
 cp "$busybox" "$root/bin/busybox"
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+# The host's users and groups (tools such as tcpdump drop to their own user).
+for f in passwd group; do
+	if [ -r /etc/$f ]; then
+		cp /etc/$f "$root/etc/$f"
+	fi
+done
+grep -q '^root:' "$root/etc/passwd" 2>/dev/null || echo 'root:x:0:0:root:/root:/bin/sh' >>"$root/etc/passwd"
+grep -q '^nobody:' "$root/etc/passwd" || echo 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >>"$root/etc/passwd"
 
 # copy_in PATH: copy a host file or directory into the guest at the same path.
 copy_in() {
