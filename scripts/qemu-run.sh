@@ -474,7 +474,8 @@ case $accel in
 # Under TCG the verifier alone can hold a CPU for more than the soft lockup
 # detector's 20 s on a large program: that is emulation, not a kernel bug.
 kvm) accel_args=(-accel kvm -cpu host) append= ;;
-tcg) accel_args=(-accel tcg,thread=multi -cpu max) append=nosoftlockup ;;
+# The same holds for RCU's 21 s stall warning.
+tcg) accel_args=(-accel tcg,thread=multi -cpu max) append="nosoftlockup rcupdate.rcu_cpu_stall_suppress=1" ;;
 *) die "BPFFUZZ_QEMU_ACCEL must be kvm or tcg, not $accel" ;;
 esac
 
@@ -530,10 +531,10 @@ if [ -n "$last" ]; then
 fi
 
 rc=$(grep -ao 'BPFFUZZ-EXIT [0-9]*' "$work/back" | tail -1 | cut -d' ' -f2 || true)
-pattern='Oops|BUG:|kernel BUG at|WARNING:|KASAN:|UBSAN:|Kernel panic|general protection fault|Call Trace:|watchdog: BUG|rcu_sched self-detected stall|INFO: task .* blocked'
+pattern='Oops|BUG:|kernel BUG at|WARNING:|KASAN:|UBSAN:|Kernel panic|general protection fault|watchdog: BUG|self-detected stall|detected stalls|INFO: task .* blocked'
 if grep -aEq "$pattern" "$work/console"; then
 	echo "$prog: the kernel reported a problem; console log excerpt:" >&2
-	grep -aE -B 3 -A 25 "$pattern" "$work/console" | tr -d '\r' | head -80 >&2
+	grep -aE -m 1 -A 40 "$pattern" "$work/console" | tr -d '\r' >&2
 	exit 125
 fi
 if [ "$killed" = 1 ]; then
