@@ -148,7 +148,7 @@ engine "clean" examples/xdp_parser.o xdp_parser
 engine "clean" examples/tc_rewrite.o tc_rewrite
 engine "clean" examples/socket_filter.o sock_filter
 engine "clean" examples/flow_dissector.o flow_dissect
-engine "clean" examples/maps_config.o xdp_config --maps examples/testdata/maps_config.json
-engine "clean" examples/tail_call.o xdp_dispatch --maps examples/testdata/tail_call.json
+engine "clean" examples/maps_config.o xdp_config --maps "$root"/examples/testdata/maps_config.json
+engine "clean" examples/tail_call.o xdp_dispatch --maps "$root"/examples/testdata/tail_call.json
 engine "clean" examples/xdp_frags.o xdp_frags
 fi
