@@ -59,6 +59,12 @@ Usage:
   bpffuzz run OBJECT PROGRAM [flags]        run a program once on one input
   bpffuzz fuzz OBJECT PROGRAM [flags]       fuzz a program (exit 3 when a finding was written)
   bpffuzz replay OBJECT PROGRAM FILE|DIR... run corpus entries with the oracles (exit 3 on a finding)
+  bpffuzz cover OBJECT PROGRAM DIR...      BPF block and line coverage of a corpus [--html FILE] [--json]
+  bpffuzz seed PCAP... --out DIR            corpus entries from every packet of captures
+  bpffuzz merge DIR... --out DIR            union of corpora, deduplicated [--minimize OBJECT PROGRAM]
+  bpffuzz minimize OBJECT PROGRAM DIR       smallest corpus with the same coverage and outcomes
+  bpffuzz minimize OBJECT PROGRAM FINDING   shortest input the finding's oracle still objects to
+  bpffuzz export DIR|FINDING... --pcap F    corpus entries or findings as a pcapng capture
   bpffuzz diff A.json B.json                entries whose outcome differs between two replay --record files
   bpffuzz probe [--json]                    what this kernel's BPF_PROG_RUN supports
   bpffuzz help [COMMAND]
@@ -66,6 +72,19 @@ Usage:
 Run 'bpffuzz help run' for the input flags.
 Needs root, or CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON (or run under scripts/qemu-run.sh).
 `
+
+// commandUsage is each command's help text (bpffuzz help COMMAND).
+var commandUsage = map[string]string{
+	"run":      runUsage,
+	"fuzz":     fuzzUsage,
+	"replay":   replayUsage,
+	"diff":     diffUsage,
+	"cover":    coverUsage,
+	"seed":     seedUsage,
+	"merge":    mergeUsage,
+	"minimize": minimizeUsage,
+	"export":   exportUsage,
+}
 
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -86,21 +105,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return replayCmd(rest, stdout, stderr)
 	case "diff":
 		return diffCmd(rest, stdout)
+	case "cover":
+		return coverCmd(rest, stdout, stderr)
+	case "seed":
+		return seedCmd(rest, stdout, stderr)
+	case "merge":
+		return mergeCmd(rest, stdout, stderr)
+	case "minimize":
+		return minimizeCmd(rest, stdout, stderr)
+	case "export":
+		return exportCmd(rest, stdout, stderr)
 	case "help", "-h", "--help":
-		if len(rest) > 0 && rest[0] == "run" {
-			fmt.Fprint(stdout, runUsage)
-			return nil
-		}
-		if len(rest) > 0 && rest[0] == "fuzz" {
-			fmt.Fprint(stdout, fuzzUsage)
-			return nil
-		}
-		if len(rest) > 0 && rest[0] == "diff" {
-			fmt.Fprint(stdout, diffUsage)
-			return nil
-		}
-		if len(rest) > 0 && rest[0] == "replay" {
-			fmt.Fprint(stdout, replayUsage)
+		if len(rest) > 0 && commandUsage[rest[0]] != "" {
+			fmt.Fprint(stdout, commandUsage[rest[0]])
 			return nil
 		}
 		fmt.Fprint(stdout, usage)
