@@ -139,17 +139,27 @@ func parseIP(l *Layout, p []byte, at int, etype uint16) {
 
 // Checksum is the Internet checksum of b, folded, starting from sum.
 func Checksum(sum uint32, b []byte) uint16 {
+	// Eight bytes a step, as two 32-bit words: folding a sum of 32-bit
+	// words gives the same one's-complement sum as adding 16-bit ones
+	// (2^16 is 1 modulo 2^16-1), in a quarter of the steps (which matters
+	// most under go test -fuzz, where every loop test is instrumented).
+	s := uint64(sum)
+	for len(b) >= 8 {
+		x := binary.BigEndian.Uint64(b)
+		s += x>>32 + x&0xffffffff
+		b = b[8:]
+	}
 	for len(b) >= 2 {
-		sum += uint32(be.Uint16(b))
+		s += uint64(be.Uint16(b))
 		b = b[2:]
 	}
 	if len(b) == 1 {
-		sum += uint32(b[0]) << 8
+		s += uint64(b[0]) << 8
 	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
+	for s>>16 != 0 {
+		s = s&0xffff + s>>16
 	}
-	return ^uint16(sum)
+	return ^uint16(s)
 }
 
 // Fix makes the lengths (when resized) and checksums of the frame at off
