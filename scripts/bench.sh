@@ -14,8 +14,12 @@
 #              without (GT-HARN-cov, BPFFUZZ_NO_COVERAGE=1), and a bare []byte
 #              target that only runs the program (FuzzBenchBare). harness/bare
 #              compares the harness without coverage with the bare target: the
-#              harness's own cost per execution (with coverage, Go's engine
-#              also spends time on the new inputs it keeps and minimizes).
+#              harness's own cost per execution. All run with
+#              -fuzzminimizetime 0: Go's engine otherwise minimizes every new
+#              input it keeps, up to 60 s each, without counting those runs
+#              (the harness's own Go code gives it more such inputs, and a
+#              1500-byte input takes long to minimize), which measures the
+#              minimizer, not the execution.
 # Every rate is also printed as a ratio of raw. The last line is
 #   bpffuzz/raw ratio: R      (XDP 64 B, one worker, coverage off)
 #
@@ -89,7 +93,7 @@ fuzz() {
 gotest() {
 	rm -rf "$work/fuzzcache" "$work/findings" fuzz/testdata/fuzz/"$1"
 	(env BPFFUZZ_BENCH_OBJECT="$root/$2" BPFFUZZ_BENCH_PROGRAM="$3" BPFFUZZ_BENCH_SIZE="$4" BPFFUZZ_FINDINGS="$work/findings" ${6:-} \
-		go test -run '^$' -fuzz "^$1\$" -fuzztime "$((secs > 10 ? secs : 10))s" -parallel "$5" ./fuzz -test.fuzzcachedir "$work/fuzzcache" 2>&1 || true) |
+		go test -run '^$' -fuzz "^$1\$" -fuzztime "$((secs > 10 ? secs : 10))s" -fuzzminimizetime 0 -parallel "$5" ./fuzz -test.fuzzcachedir "$work/fuzzcache" 2>&1 || true) |
 		awk '/^fuzz: elapsed:/ {
 			t = $3; sub(",", "", t); s = 0
 			if (t ~ /m/) { split(t, a, "m"); s = a[1] * 60; t = a[2] }
