@@ -5,7 +5,7 @@
 #   scripts/qemu-test.sh [--kernel SPEC] [go test arguments; default ./...]
 #
 # SPEC is qemu-run.sh's (default debian-6.1, Debian bookworm's 6.1 kernel).
-# bpftool, tshark and tcpdump go into the VM when installed here (tests use
+# bpftool, tshark (with dumpcap) and tcpdump go into the VM when installed here (tests use
 # them), and ../shared when it is beside the repository (test captures).
 # BPFFUZZ_REQUIRE_KERNEL and CI reach the tests inside, so a kernel test
 # that cannot run fails there as it does here. Run as root.
@@ -18,7 +18,7 @@ if [ "${1:-}" = --kernel ]; then
 	shift 2
 fi
 wrapper=("$PWD/scripts/qemu-run.sh" --kernel "$kernel")
-for tool in bpftool tshark tcpdump; do
+for tool in bpftool tshark dumpcap tcpdump; do
 	if command -v "$tool" >/dev/null; then
 		wrapper+=(--with "$tool")
 	fi
