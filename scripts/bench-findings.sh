@@ -18,7 +18,8 @@
 #    each with all default oracles (there should be none).
 # PARTS="1a 1b 2 3" (the default) selects the parts to run; GOMODES="on off"
 # (the default) the coverage modes of 1b, e.g. to run them side by side in
-# two invocations.
+# two invocations; GOTARGET="Deep:xdp_deep" another fuzz test and program
+# for 1b (default TLV:xdp_tlv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -116,11 +117,14 @@ median "$work/engine.txt" engine-no-coverage
 fi
 
 if want 1b; then
-echo "== 1b. go test -fuzz FuzzTLV: $runs runs per mode, at most ${gosecs}s each"
+gotarget=${GOTARGET:-TLV:xdp_tlv}
+goprog=${gotarget#*:}
+gotarget=${gotarget%%:*}
+echo "== 1b. go test -fuzz Fuzz$gotarget: $runs runs per mode, at most ${gosecs}s each"
 header
 for i in $(seq "$runs"); do
-	if [[ " ${GOMODES:-on off} " == *" on "* ]]; then gofuzz "gotest+coverage" FuzzTLV xdp_tlv "$gosecs" BPFFUZZ_NO_COVERAGE=0; fi
-	if [[ " ${GOMODES:-on off} " == *" off "* ]]; then gofuzz "gotest-no-coverage" FuzzTLV xdp_tlv "$gosecs" BPFFUZZ_NO_COVERAGE=1; fi
+	if [[ " ${GOMODES:-on off} " == *" on "* ]]; then gofuzz "gotest+coverage" "Fuzz$gotarget" "$goprog" "$gosecs" BPFFUZZ_NO_COVERAGE=0; fi
+	if [[ " ${GOMODES:-on off} " == *" off "* ]]; then gofuzz "gotest-no-coverage" "Fuzz$gotarget" "$goprog" "$gosecs" BPFFUZZ_NO_COVERAGE=1; fi
 done | tee "$work/gotest.txt"
 median "$work/gotest.txt" gotest+coverage
 median "$work/gotest.txt" gotest-no-coverage
