@@ -28,6 +28,13 @@ type Block struct {
 	// Spilled is true when the probe borrows a live register, saved in a
 	// stack slot below the function's own stack and restored after.
 	Spilled bool `json:"spilled,omitempty"`
+	// Edge marks the probe of a branch edge rather than a block: the
+	// conditional jump ending the block at Start (End is Start+1) taken or
+	// not, into a block other paths reach too. Edges have no lines; block
+	// counts leave them out.
+	Edge bool `json:"edge,omitempty"`
+	// Taken says which edge: the jump taken (true) or falling through.
+	Taken bool `json:"taken,omitempty"`
 
 	needDepth bool // wanted a spill, but the stack depths were unknown
 }

@@ -50,7 +50,10 @@ type Layout struct {
 	// Spilled counts probes that save and restore a live register through
 	// the stack, and needDepth the blocks that wanted such a probe but
 	// were instrumented without the functions' stack depths.
-	Spilled   int `json:"spilled"`
+	Spilled int `json:"spilled"`
+	// Edges counts the entries of Blocks that are branch edges (see
+	// Block.Edge), not blocks.
+	Edges     int `json:"edges"`
 	needDepth int
 }
 
@@ -60,8 +63,8 @@ type Region struct {
 	Len  int `json:"len"`
 }
 
-// Probed returns how many blocks carry a probe.
-func (l *Layout) Probed() int { return len(l.Blocks) - l.Unprobed }
+// Probed returns how many blocks carry a probe (edges left out).
+func (l *Layout) Probed() int { return len(l.Blocks) - l.Unprobed - l.Edges }
 
 // Instrument rewrites the named programs of spec in place and adds the
 // coverage map (an mmapable array of one value, a byte per block) as
@@ -94,6 +97,9 @@ func InstrumentStack(spec *ebpf.CollectionSpec, programs []string, mode Mode, de
 		ps.Instructions = insns
 		l.Regions[name] = Region{Base: len(l.Blocks), Len: len(blocks)}
 		for _, b := range blocks {
+			if b.Edge {
+				l.Edges++
+			}
 			if b.Spilled {
 				l.Spilled++
 			}
@@ -171,18 +177,23 @@ func instrumentProgram(insns asm.Instructions, base int, mode Mode, depths []int
 		}
 	}
 
-	out := make(asm.Instructions, 0, len(insns)+3*len(g.blocks))
-	blocks := make([]Block, len(g.blocks))
+	edges := planEdges(g, insns, live, mode)
+	edgeID := base + len(g.blocks)
+
+	out := make(asm.Instructions, 0, len(insns)+3*len(g.blocks)+4*len(edges))
+	blocks := make([]Block, len(g.blocks), len(g.blocks)+len(edges))
+	var trampolines asm.Instructions // taken edges of the current function
+	edgeBlock := func(e edge, id int) Block {
+		b := g.blocks[e.from]
+		return Block{ID: id, Func: g.funcs[b.fn].name, Start: b.end - 1, End: b.end, Probed: true, Edge: true, Taken: e.taken}
+	}
 	for bi, b := range g.blocks {
 		id := base + bi
 		blocks[bi] = Block{ID: id, Func: g.funcs[b.fn].name, Start: b.start, End: b.end, Lines: lines(src, b.start, b.end)}
 		first := insns[b.start]
 		var head asm.Instructions
 		if r, ok := freeReg(live[bi]); ok && probe[bi] {
-			head = asm.Instructions{
-				asm.LoadMapValue(r, 0, uint32(id)).WithReference(MapName),
-				asm.StoreImm(r, 0, 1, asm.Byte),
-			}
+			head = setByte(r, id)
 			blocks[bi].Probed = true
 		} else if probe[bi] && depths == nil {
 			blocks[bi].needDepth = true
@@ -221,22 +232,110 @@ func instrumentProgram(insns asm.Instructions, base int, mode Mode, depths []int
 				body[0] = body[0].WithSymbol(label(bi))
 			}
 		}
-		// Rewrite the block's jump, if any, to reference its target.
+		// Rewrite the block's jump, if any, to reference its target (or the
+		// probe of the edge to it).
+		var fall asm.Instructions
 		if last := &body[len(body)-1]; isBranch(*last) {
-			*last = last.WithReference(label(b.succ[0]))
+			target := label(b.succ[0])
+			if e, ok := edges[edgeKey{bi, true}]; ok {
+				sym := fmt.Sprintf("bpffuzz_e%d", edgeID)
+				tp := setByte(e.reg, edgeID)
+				tp[0] = tp[0].WithSymbol(sym)
+				trampolines = append(trampolines, tp...)
+				trampolines = append(trampolines, asm.Ja.Label(target))
+				blocks = append(blocks, edgeBlock(e, edgeID))
+				edgeID++
+				target = sym
+			}
+			*last = last.WithReference(target)
 			if last.OpCode.JumpOp() == asm.Ja && last.OpCode.Class() == asm.Jump32Class {
 				last.Constant = -1
 			} else {
 				last.Offset = -1
 			}
+			if e, ok := edges[edgeKey{bi, false}]; ok {
+				fall = setByte(e.reg, edgeID)
+				blocks = append(blocks, edgeBlock(e, edgeID))
+				edgeID++
+			}
 		}
 		out = append(out, head...)
 		out = append(out, body...)
+		out = append(out, fall...)
+		if bi+1 == len(g.blocks) || g.blocks[bi+1].fn != b.fn {
+			// Taken edges' probes go after the function's last block,
+			// which ends in an exit or a jump: only their jumps reach them.
+			out = append(out, trampolines...)
+			trampolines = trampolines[:0]
+		}
 	}
 	if err := checkJumps(out); err != nil {
 		return nil, nil, err
 	}
 	return out, blocks, nil
+}
+
+// edgeKey names an edge out of a block ending in a conditional jump: the
+// jump taken, or not taken (falling through).
+type edgeKey struct {
+	from  int
+	taken bool
+}
+
+type edge struct {
+	from, to int
+	taken    bool
+	reg      asm.Register
+}
+
+// planEdges picks the edges that get a probe of their own (Full mode): the
+// critical ones, out of a conditional jump into a block that other paths
+// reach too. Block probes cannot tell such an edge apart from the other
+// ways into its target: in
+//
+//	r0 = 7; if r1 == 8443 goto out; r0 = 2; out: exit
+//
+// the condition being true adds no block, only the edge to out. Other edges
+// are implied by the block they lead to. An edge gets a probe only when a
+// register is free at its target's entry: edges never spill.
+func planEdges(g *cfg, insns asm.Instructions, live []regs, mode Mode) map[edgeKey]edge {
+	if mode != Full {
+		return nil
+	}
+	preds := make([]int, len(g.blocks))
+	for _, fn := range g.funcs {
+		preds[g.blockAt[fn.start]]++ // entered by a call or the kernel
+	}
+	for _, b := range g.blocks {
+		for _, s := range b.succ {
+			preds[s]++
+		}
+	}
+	edges := map[edgeKey]edge{}
+	for bi, b := range g.blocks {
+		last := insns[b.end-1]
+		if !isBranch(last) || len(b.succ) != 2 || b.succ[0] == b.succ[1] {
+			continue
+		}
+		for i, taken := range []bool{true, false} {
+			to := b.succ[i]
+			if preds[to] < 2 {
+				continue
+			}
+			if r, ok := freeReg(live[to]); ok {
+				edges[edgeKey{bi, taken}] = edge{from: bi, to: to, taken: taken, reg: r}
+			}
+		}
+	}
+	return edges
+}
+
+// setByte is a probe: it sets coverage byte id through r.
+func setByte(r asm.Register, id int) asm.Instructions {
+	return asm.Instructions{
+		asm.LoadMapValue(r, 0, uint32(id)).WithReference(MapName),
+		asm.StoreImm(r, 0, 1, asm.Byte),
+	}
 }
 
 // spillSlot is the stack offset of the 8-byte spill slot just below the

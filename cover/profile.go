@@ -38,15 +38,19 @@ func (p *Profile) Add(hits []byte) {
 
 // Summary is block and line coverage, in total and per function.
 type Summary struct {
-	Runs         int           `json:"runs"`
-	BlocksHit    int           `json:"blocks_hit"`
-	BlocksTotal  int           `json:"blocks_total"`
-	BlockPercent float64       `json:"block_percent"`
-	LinesHit     int           `json:"lines_hit"`
-	LinesTotal   int           `json:"lines_total"`
-	LinePercent  float64       `json:"line_percent"`
-	Unprobed     int           `json:"unprobed_blocks"`
-	Functions    []FuncSummary `json:"functions"`
+	Runs         int     `json:"runs"`
+	BlocksHit    int     `json:"blocks_hit"`
+	BlocksTotal  int     `json:"blocks_total"`
+	BlockPercent float64 `json:"block_percent"`
+	LinesHit     int     `json:"lines_hit"`
+	LinesTotal   int     `json:"lines_total"`
+	LinePercent  float64 `json:"line_percent"`
+	Unprobed     int     `json:"unprobed_blocks"`
+	// EdgesHit and EdgesTotal count the branch edges with a probe of
+	// their own (Block.Edge).
+	EdgesHit   int           `json:"edges_hit"`
+	EdgesTotal int           `json:"edges_total"`
+	Functions  []FuncSummary `json:"functions"`
 }
 
 // FuncSummary is the coverage of one function.
@@ -127,6 +131,13 @@ func (p *Profile) Summary() Summary {
 	funcs := map[string]*acc{}
 	var order []string
 	for i, b := range p.Layout.Blocks {
+		if b.Edge {
+			s.EdgesTotal++
+			if p.Counts[i] > 0 {
+				s.EdgesHit++
+			}
+			continue
+		}
 		if !b.Probed {
 			continue
 		}
@@ -173,6 +184,9 @@ func (p *Profile) Summary() Summary {
 func (p *Profile) WriteText(w io.Writer) error {
 	s := p.Summary()
 	fmt.Fprintf(w, "%d runs: %d/%d blocks (%.1f%%), %d/%d lines (%.1f%%)", s.Runs, s.BlocksHit, s.BlocksTotal, s.BlockPercent, s.LinesHit, s.LinesTotal, s.LinePercent)
+	if s.EdgesTotal > 0 {
+		fmt.Fprintf(w, ", %d/%d branch edges", s.EdgesHit, s.EdgesTotal)
+	}
 	if s.Unprobed > 0 {
 		fmt.Fprintf(w, ", %d blocks without a probe not counted", s.Unprobed)
 	}

@@ -64,7 +64,8 @@ type engine struct {
 
 	mu       sync.Mutex
 	entries  []corpus.Entry
-	union    []byte // blocks ever hit
+	union    []byte // blocks (and branch edges) ever hit
+	edge     []bool // union[i] is a branch edge, not a block
 	findings []string
 	seen     map[string]bool // oracle names already reported
 
@@ -111,6 +112,9 @@ func (t *Target) Run(ctx context.Context, opts EngineOptions) (*Stats, error) {
 	if workers[0].cov != nil && workers[0].cov.Layout != nil {
 		stats.BlocksTotal = workers[0].cov.Layout.Probed()
 		e.union = make([]byte, len(workers[0].cov.Layout.Blocks))
+		for _, b := range workers[0].cov.Layout.Blocks {
+			e.edge = append(e.edge, b.Edge)
+		}
 	} else if stats.Coverage == "" {
 		stats.Coverage = "disabled"
 	}
@@ -204,7 +208,12 @@ func (e *engine) fill(s *Stats, start time.Time) {
 	s.Elapsed = time.Since(start)
 	s.ExecsPerSec = float64(s.Execs) / s.Elapsed.Seconds()
 	s.Corpus = len(e.entries)
-	s.BlocksHit = bytes.Count(e.union, []byte{1})
+	s.BlocksHit = 0
+	for i, h := range e.union {
+		if h != 0 && !e.edge[i] {
+			s.BlocksHit++
+		}
+	}
 	s.Findings = append(s.Findings[:0], e.findings...)
 }
 

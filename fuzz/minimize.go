@@ -33,6 +33,8 @@ type CorpusStats struct {
 	BlocksTotal int `json:"blocks_total"`
 	LinesHit    int `json:"lines_hit"`
 	LinesTotal  int `json:"lines_total"`
+	EdgesHit    int `json:"edges_hit"`
+	EdgesTotal  int `json:"edges_total"`
 	// Outcomes counts distinct outcome classes (see OutcomeClass).
 	Outcomes int `json:"outcomes"`
 	// Profile is the block coverage, nil when the program runs
@@ -150,6 +152,7 @@ func (x *executor) observeAll(entries []corpus.Entry) ([]observation, CorpusStat
 	if st.Profile != nil {
 		s := st.Profile.Summary()
 		st.BlocksHit, st.BlocksTotal, st.LinesHit, st.LinesTotal = s.BlocksHit, s.BlocksTotal, s.LinesHit, s.LinesTotal
+		st.EdgesHit, st.EdgesTotal = s.EdgesHit, s.EdgesTotal
 	}
 	return obs, st, nil
 }
@@ -157,7 +160,7 @@ func (x *executor) observeAll(entries []corpus.Entry) ([]observation, CorpusStat
 func entrySize(e corpus.Entry) int { return len(e.Packet) + len(e.Context) + len(e.Ops) }
 
 // Minimize chooses the smallest set of entries it can find that keeps the
-// corpus's BPF block coverage and every distinct outcome class
+// corpus's BPF block and branch-edge coverage and every distinct outcome class
 // (OutcomeClass), preferring smaller entries: a greedy set cover (the entry
 // adding the most blocks and outcomes first, the smaller of equals), then
 // dropping entries the rest make redundant, largest first, then swapping a

@@ -296,7 +296,7 @@ func statsText(s fuzz.CorpusStats) string {
 	if s.Profile == nil {
 		return fmt.Sprintf("%d outcomes (no block coverage)", s.Outcomes)
 	}
-	return fmt.Sprintf("%d/%d blocks, %d/%d lines, %d outcomes", s.BlocksHit, s.BlocksTotal, s.LinesHit, s.LinesTotal, s.Outcomes)
+	return fmt.Sprintf("%d/%d blocks, %d/%d lines, %d/%d branch edges, %d outcomes", s.BlocksHit, s.BlocksTotal, s.LinesHit, s.LinesTotal, s.EdgesHit, s.EdgesTotal, s.Outcomes)
 }
 
 func minimizeCmd(args []string, stdout, stderr io.Writer) error {
