@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/bpffuzz/bpffuzz/bpf"
-	"github.com/bpffuzz/bpffuzz/internal/kerneltest"
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 )
@@ -38,18 +37,7 @@ func shortcut(t *testing.T) *ebpf.CollectionSpec {
 // own, so the input that takes the shortcut shows new coverage; verdicts
 // stay the original program's.
 func TestEdgeProbes(t *testing.T) {
-	kerneltest.Skip(t)
-	spec := shortcut(t)
-	plain, err := bpf.LoadSpec(spec, "shortcut", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer plain.Close()
-	p, err := LoadSpec(spec, "shortcut", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	plain, p := loadBoth(t, shortcut(t), "shortcut")
 	if p.Fallback != "" || p.Layout.Edges != 2 || p.Layout.Probed() != 4 {
 		t.Fatalf("fallback %q, %d edges, %d blocks probed; want the 2 jumps into out as edges, 4 blocks", p.Fallback, p.Layout.Edges, p.Layout.Probed())
 	}

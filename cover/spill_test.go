@@ -48,22 +48,29 @@ func allLive(t *testing.T) *ebpf.CollectionSpec {
 	}}
 }
 
+// loadBoth loads a one-program spec as it is and instrumented, closed at
+// the end of the test.
+func loadBoth(t *testing.T, spec *ebpf.CollectionSpec, name string) (*bpf.Program, *Program) {
+	t.Helper()
+	kerneltest.Skip(t)
+	plain, err := bpf.LoadSpec(spec, name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { plain.Close() })
+	p, err := LoadSpec(spec, name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return plain, p
+}
+
 // TestSpillWhenNoRegisterFree: blocks with every register live get a probe
 // that spills R9 below the program's stack; the program computes the same
 // results, and those blocks are recorded.
 func TestSpillWhenNoRegisterFree(t *testing.T) {
-	kerneltest.Skip(t)
-	spec := allLive(t)
-	plain, err := bpf.LoadSpec(spec, "all_live", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer plain.Close()
-	p, err := LoadSpec(spec, "all_live", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	plain, p := loadBoth(t, allLive(t), "all_live")
 	if p.Fallback != "" || p.Layout.Unprobed != 0 || p.Layout.Spilled == 0 {
 		t.Fatalf("fallback %q, %d unprobed, %d spilled; want every block probed, some spilled", p.Fallback, p.Layout.Unprobed, p.Layout.Spilled)
 	}
