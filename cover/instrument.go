@@ -179,6 +179,9 @@ func instrumentProgram(insns asm.Instructions, base int, mode Mode, depths []int
 
 	edges := planEdges(g, insns, live, mode)
 	edgeID := base + len(g.blocks)
+	for _, e := range edges {
+		targeted[e.to] = true // a fall-through edge's probe jumps there
+	}
 
 	out := make(asm.Instructions, 0, len(insns)+3*len(g.blocks)+4*len(edges))
 	blocks := make([]Block, len(g.blocks), len(g.blocks)+len(edges))
@@ -254,7 +257,12 @@ func instrumentProgram(insns asm.Instructions, base int, mode Mode, depths []int
 				last.Offset = -1
 			}
 			if e, ok := edges[edgeKey{bi, false}]; ok {
-				fall = setByte(e.reg, edgeID)
+				// The probe ends in a jump to the next block, which it
+				// would reach anyway: a loop header reached by falling
+				// through a plain instruction is a back-edge 6.1's verifier
+				// rejects ("back-edge from insn"), one reached by a jump
+				// is a loop it accepts.
+				fall = append(setByte(e.reg, edgeID), asm.Ja.Label(label(e.to)))
 				blocks = append(blocks, edgeBlock(e, edgeID))
 				edgeID++
 			}
