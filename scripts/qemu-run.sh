@@ -156,6 +156,15 @@ fetch_pkg() {
 	fi
 	command -v apt-get >/dev/null || die "apt-get is needed to fetch $pkg; pass a kernel path with --kernel PATH"
 	mkdir -p "$cache"
+	# go test -exec runs several test binaries at once: one fetches, the
+	# others wait for it and take what it unpacked.
+	local lock
+	exec {lock}>"$cache/.fetch.lock"
+	flock "$lock"
+	if [ -f "$dir/.complete" ]; then
+		exec {lock}>&-
+		return
+	fi
 	tmp=$(mktemp -d "$cache/.fetch.XXXXXX")
 	echo "$prog: fetching $pkg into $dir" >&2
 	if ! (cd "$tmp" && apt-get download "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) ||
@@ -172,6 +181,7 @@ fetch_pkg() {
 	rm -rf "$tmp"
 	ls "$dir"/boot/vmlinuz-* >/dev/null 2>&1 || die "$pkg has no /boot/vmlinuz-*: is it a kernel image package?"
 	touch "$dir/.complete"
+	exec {lock}>&-
 }
 
 case $kernel in
@@ -293,9 +303,16 @@ if [ -n "${BPFFUZZ_QEMU_SHARE:-}" ]; then
 fi
 for s in ${shares[@]+"${shares[@]}"}; do
 	mkdir -p "$s"
-	s=$(realpath "$s")
-	copy_in "$s"
-	backs+=("$s")
+	r=$(realpath "$s")
+	copy_in "$r"
+	backs+=("$r")
+	# A share reached through a symlink (../shared beside a clone, linked
+	# to elsewhere) is reached the same way inside.
+	l=$(cd "$s" && pwd -L)
+	if [ "$l" != "$r" ] && [ ! -e "$root$l" ]; then
+		mkdir -p "$root$(dirname "$l")"
+		ln -s "$r" "$root$l"
+	fi
 done
 for a in "$@"; do
 	case $a in

@@ -24,7 +24,7 @@ for tool in bpftool tshark dumpcap tcpdump; do
 	fi
 done
 if [ -d ../shared ]; then
-	wrapper+=(--share "$(cd ../shared && pwd -P)")
+	wrapper+=(--share "$(cd ../shared && pwd)")
 fi
 if [ $# -eq 0 ]; then
 	set -- ./...
