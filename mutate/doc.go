@@ -6,10 +6,7 @@
 // fixes lengths and checksums (or, in a small fraction of runs, leaves them
 // wrong on purpose). It never touches the kernel.
 //
-// The first decision byte says whether lengths and checksums are fixed;
-// then each mutation reads a record of OpRecord bytes (more if it needs
-// them): its first byte picks the mutation, the rest are its choices.
-// Mutations (up to Options.MaxOps):
+// Mutations (one decision byte picks each, up to Options.MaxOps):
 //
 //	flip-bit        flip one bit anywhere
 //	interesting     set a byte to 0x00, 0x01, 0x7f, 0x80 or 0xff

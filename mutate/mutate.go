@@ -62,15 +62,6 @@ type state struct {
 	peers   [][]byte
 }
 
-// OpRecord is the size of a mutation's record in the decisions: each
-// mutation starts OpRecord bytes after the previous one started (or later,
-// if it read more), whatever it read. A change to the bytes of one record,
-// which is what most of go test -fuzz's byte mutators make, then changes
-// one mutation and leaves the others as they were, so an input that
-// reached deep code through several mutations keeps them while Go tries
-// another.
-const OpRecord = 8
-
 // op is one mutation. It returns false when it could not apply (e.g. no
 // such header), which costs no further decisions.
 type op struct {
@@ -92,12 +83,7 @@ func (m *Mutator) Packet(dst, seed []byte, d *consume.Decisions, peers [][]byte)
 		return append(dst[:0], seed...)
 	}
 	keepBroken := first < m.broken
-	origin := d.Pos()
 	for i := 0; i < m.opts.MaxOps; i++ {
-		// Each mutation starts a record of its own (see OpRecord).
-		if used := d.Pos() - origin; used%OpRecord != 0 {
-			d.SkipTo(origin + (used/OpRecord+1)*OpRecord)
-		}
 		b, err := d.Byte()
 		if err != nil {
 			break

@@ -33,13 +33,6 @@ func New(data []byte) *Decisions { return &Decisions{data: data} }
 // serves every execution without allocating.
 func (d *Decisions) Reset(data []byte) { d.data, d.pos = data, 0 }
 
-// Pos is how many bytes the decisions so far have used.
-func (d *Decisions) Pos() int { return d.pos }
-
-// SkipTo moves on to byte pos (at most the end), leaving the bytes before
-// it unused. It never moves back.
-func (d *Decisions) SkipTo(pos int) { d.pos = max(d.pos, min(pos, len(d.data))) }
-
 // Byte returns the next byte. It is read here rather than through
 // go-fuzz-headers, whose GetByte allocates an error at the end of the
 // input, on the hot path of every execution; the contract is the same.
