@@ -26,6 +26,8 @@ func xdpExec(retval uint32, out []byte) *Execution {
 func TestFireAndQuiet(t *testing.T) {
 	xdp := &Program{Type: ebpf.XDP, Helpers: map[asm.BuiltinFunc]bool{}}
 	tc := &Program{Type: ebpf.SchedCLS, Helpers: map[asm.BuiltinFunc]bool{}}
+	flow := &Program{Type: ebpf.FlowDissector, Helpers: map[asm.BuiltinFunc]bool{}}
+	sock := &Program{Type: ebpf.SocketFilter, Helpers: map[asm.BuiltinFunc]bool{}}
 	badCsum := bytes.Clone(udp4)
 	badCsum[22]-- // TTL changed, checksum not
 	modifiedIn := xdpExec(2, udp4)
@@ -45,6 +47,8 @@ func TestFireAndQuiet(t *testing.T) {
 	}{
 		{"xdp action", Retval{}, xdp, xdpExec(7, udp4), xdpExec(4, udp4)},
 		{"tc action", Retval{}, tc, &Execution{Result: bpf.Result{Retval: 9}}, &Execution{Result: bpf.Result{Retval: 0xffffffff}}},
+		{"flow dissector verdict", Retval{}, flow, &Execution{Result: bpf.Result{Retval: 1}}, &Execution{Result: bpf.Result{Retval: 129}}},
+		{"socket filter keep length", Retval{}, sock, &Execution{Packet: udp4, Result: bpf.Result{Retval: uint32(len(udp4))}}, &Execution{Packet: udp4, Result: bpf.Result{Retval: 0x40000}}},
 		{"errno", Errno{}, xdp, &Execution{Err: syscall.EFAULT}, &Execution{}},
 		{"enospc", Errno{}, xdp, &Execution{Err: syscall.ENOSPC}, &Execution{}},
 		{"size without resize helper", Bounds{}, xdp, xdpExec(2, udp4[:40]), xdpExec(2, udp4)},
@@ -73,9 +77,15 @@ func TestFireAndQuiet(t *testing.T) {
 	if err := Compare(xdpExec(2, udp4), xdpExec(1, udp4)); err == nil {
 		t.Error("Compare missed a retval difference")
 	}
+	if err := Compare(xdpExec(2, udp4), xdpExec(2, udp4)); err != nil {
+		t.Errorf("Compare flagged two equal runs: %v", err)
+	}
 	mc := CountersOnlyGrow("c")
 	if mc.CheckMaps(map[string]map[string][]byte{"c": {"k": {5}}}, map[string]map[string][]byte{"c": {"k": {4}}}) == nil {
 		t.Error("counter going down not flagged")
+	}
+	if err := mc.CheckMaps(map[string]map[string][]byte{"c": {"k": {5}}}, map[string]map[string][]byte{"c": {"k": {6}}}); err != nil {
+		t.Errorf("counter going up flagged: %v", err)
 	}
 	for _, n := range Names() {
 		if o, ok := ByName(n); !ok || o.Doc() == "" {
