@@ -401,12 +401,16 @@ func verify(p []byte, off int, ipOnly bool, pr *problem) bool {
 		if !(l.IPv == 4 && be.Uint16(seg[6:]) == 0) && Checksum(pseudo(), seg) != 0 {
 			return pr.set("UDP checksum %#04x is wrong", int(be.Uint16(seg[6:])))
 		}
+	// ICMP belongs to IPv4 and ICMPv6 to IPv6: the other IP version's
+	// protocol 1 or 58 is just bytes, with no checksum to keep (an address
+	// rewrite leaves an ICMPv6 checksum over an IPv4 pseudo header stale,
+	// and no stack would look at it).
 	case 1:
-		if len(seg) >= 4 && Checksum(0, seg) != 0 {
+		if l.IPv == 4 && len(seg) >= 4 && Checksum(0, seg) != 0 {
 			return pr.set("ICMP checksum is wrong")
 		}
 	case 58:
-		if len(seg) >= 4 && Checksum(pseudo(), seg) != 0 {
+		if l.IPv == 6 && len(seg) >= 4 && Checksum(pseudo(), seg) != 0 {
 			return pr.set("ICMPv6 checksum is wrong")
 		}
 	}
