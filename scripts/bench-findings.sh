@@ -15,7 +15,8 @@
 # 2. The other planted bugs: one run each with coverage and without, through
 #    bpffuzz fuzz and go test -fuzz (SECONDS each at most).
 # 3. False findings: every example program without a planted bug, SECONDS
-#    each with all default oracles (there should be none).
+#    each with all default oracles (there should be none; a finding is kept
+#    in bench-findings-out/PROGRAM).
 # PARTS="1a 1b 2 3" (the default) selects the parts to run; GOMODES="on off"
 # (the default) the coverage modes of 1b, e.g. to run them side by side in
 # two invocations; GOTARGET="Deep:xdp_deep" another fuzz test and program
@@ -50,6 +51,13 @@ engine() {
 	findings=$(echo "$flat" | sed -n 's/.*"findings":\[\([^]]*\)\].*/\1/p' | tr -d '"' | sed 's#[^,]*/##g')
 	printf '%-24s %-13s %-6s %12s %8.1f  %s\n' "$name" "$prog" "$([ "$rc" = 3 ] && echo found || echo -)" "${execs:-?}" \
 		"$(awk -v n="${elapsed:-0}" 'BEGIN{print n/1e9}')" "${findings:-}"
+	if [ "$rc" = 3 ] && [ "$name" = clean ]; then
+		# A finding on a program without a planted bug: keep it to look at.
+		mkdir -p "$root/bench-findings-out"
+		rm -rf "$root/bench-findings-out/$prog"
+		cp -r "$work/run/testdata/findings" "$root/bench-findings-out/$prog"
+		echo "  kept in bench-findings-out/$prog" >&2
+	fi
 }
 
 # gofuzz NAME TARGET PROGRAM SECONDS ENV...: one go test -fuzz run of
