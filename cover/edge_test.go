@@ -73,6 +73,9 @@ func TestEdgeProbes(t *testing.T) {
 			}
 		}
 	}
+	if a, b := p.Layout.BlocksHit(other), p.Layout.BlocksHit(taken); a != 4 || b != 3 {
+		t.Errorf("BlocksHit: %d and %d, want 4 (every block) and 3 (all but the skipped one)", a, b)
+	}
 	if newEdges != 1 || newBlocks != 0 {
 		t.Fatalf("the shortcut adds %d edges and %d blocks to the other input's coverage; want 1 edge, no block", newEdges, newBlocks)
 	}

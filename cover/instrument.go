@@ -66,6 +66,17 @@ type Region struct {
 // Probed returns how many blocks carry a probe (edges left out).
 func (l *Layout) Probed() int { return len(l.Blocks) - l.Unprobed - l.Edges }
 
+// BlocksHit counts the blocks (not edges) whose byte is set in hits.
+func (l *Layout) BlocksHit(hits []byte) int {
+	n := 0
+	for i, h := range hits[:min(len(hits), len(l.Blocks))] {
+		if h != 0 && !l.Blocks[i].Edge {
+			n++
+		}
+	}
+	return n
+}
+
 // Instrument rewrites the named programs of spec in place and adds the
 // coverage map (an mmapable array of one value, a byte per block) as
 // MapName. Programs are numbered in the order given. A block where every

@@ -64,7 +64,7 @@ func BenchmarkExecute(b *testing.B) {
 						if mode == "mutated" {
 							e.Ops = ops[i%len(ops)]
 						}
-						fd, err := x.execute(e, false)
+						fd, err := x.execute(e)
 						if err != nil && err != errSkip {
 							b.Fatal(err)
 						}
@@ -90,7 +90,7 @@ func TestExecuteAllocs(t *testing.T) {
 			run := func() {
 				e.Ops = ops[i%len(ops)]
 				i++
-				if fd, err := x.execute(e, false); fd != nil || (err != nil && err != errSkip) {
+				if fd, err := x.execute(e); fd != nil || (err != nil && err != errSkip) {
 					t.Fatalf("%s: %v %v", c.name, fd, err)
 				}
 			}

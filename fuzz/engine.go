@@ -15,6 +15,7 @@ import (
 
 	"github.com/bpffuzz/bpffuzz/bpf"
 	"github.com/bpffuzz/bpffuzz/corpus"
+	"github.com/bpffuzz/bpffuzz/cover"
 )
 
 // EngineOptions tune the in-process engine. The zero value fuzzes with one
@@ -64,8 +65,8 @@ type engine struct {
 
 	mu       sync.Mutex
 	entries  []corpus.Entry
-	union    []byte // blocks (and branch edges) ever hit
-	edge     []bool // union[i] is a branch edge, not a block
+	union    []byte        // blocks (and branch edges) ever hit
+	layout   *cover.Layout // what union's bytes are
 	findings []string
 	seen     map[string]bool // oracle names already reported
 
@@ -111,10 +112,8 @@ func (t *Target) Run(ctx context.Context, opts EngineOptions) (*Stats, error) {
 	stats := &Stats{Coverage: workers[0].fallback}
 	if workers[0].cov != nil && workers[0].cov.Layout != nil {
 		stats.BlocksTotal = workers[0].cov.Layout.Probed()
-		e.union = make([]byte, len(workers[0].cov.Layout.Blocks))
-		for _, b := range workers[0].cov.Layout.Blocks {
-			e.edge = append(e.edge, b.Edge)
-		}
+		e.layout = workers[0].cov.Layout
+		e.union = make([]byte, len(e.layout.Blocks))
 	} else if stats.Coverage == "" {
 		stats.Coverage = "disabled"
 	}
@@ -208,11 +207,8 @@ func (e *engine) fill(s *Stats, start time.Time) {
 	s.Elapsed = time.Since(start)
 	s.ExecsPerSec = float64(s.Execs) / s.Elapsed.Seconds()
 	s.Corpus = len(e.entries)
-	s.BlocksHit = 0
-	for i, h := range e.union {
-		if h != 0 && !e.edge[i] {
-			s.BlocksHit++
-		}
+	if e.layout != nil {
+		s.BlocksHit = e.layout.BlocksHit(e.union)
 	}
 	s.Findings = append(s.Findings[:0], e.findings...)
 }
@@ -248,7 +244,7 @@ func (e *engine) work(ctx context.Context, x *executor, r *rand.Rand) error {
 			binary.LittleEndian.PutUint64(ops[i:], r.Uint64())
 		}
 		cand := corpus.Entry{Packet: base.Packet, Context: base.Context, Ops: ops[:k]}
-		fd, err := x.execute(cand, false)
+		fd, err := x.execute(cand)
 		execs++
 		switch {
 		case err == errSkip:
@@ -301,7 +297,7 @@ func newBlocks(hits, known []byte) bool {
 // try runs an entry and keeps it if it adds coverage (or always, for
 // seeds).
 func (e *engine) try(x *executor, s corpus.Entry, always bool) error {
-	fd, err := x.execute(s, false)
+	fd, err := x.execute(s)
 	e.execs.Add(1)
 	switch {
 	case errors.Is(err, errSkip):

@@ -143,9 +143,9 @@ func (x *executor) input(e corpus.Entry) bpf.Input {
 // restoring, so that a program keeping state shows it.
 const determinismRuns = 16
 
-// execute runs one entry and checks it. feed sends the coverage to Go's
-// fuzzer.
-func (x *executor) execute(e corpus.Entry, feed bool) (*Finding, error) {
+// execute runs one entry and checks it. x.hits is then the coverage of the
+// run (Target.Fuzz feeds it to Go's fuzzer).
+func (x *executor) execute(e corpus.Entry) (*Finding, error) {
 	in := x.input(e)
 	if err := x.snap.restore(); err != nil {
 		return nil, err
@@ -165,9 +165,6 @@ func (x *executor) execute(e corpus.Entry, feed bool) (*Finding, error) {
 	x.last = res
 	if x.cov != nil && x.cov.Cover != nil {
 		x.hits = x.cov.Cover.Hits()
-		if feed {
-			cover.Feed(x.hits)
-		}
 	}
 	ctxBytes := bpf.AppendContextBytes(x.ctxBytes, in.Context, len(in.Packet))
 	if ctxBytes != nil {

@@ -115,7 +115,7 @@ func (x *executor) observeAll(entries []corpus.Entry) ([]observation, CorpusStat
 	classes := map[string]bool{}
 	for i, e := range entries {
 		st.Bytes += entrySize(e)
-		fd, err := x.execute(e, false)
+		fd, err := x.execute(e)
 		switch {
 		case errors.Is(err, errSkip):
 			obs[i].skipped = true
@@ -486,7 +486,7 @@ func (t *Target) MinimizeFinding(e corpus.Entry, opts FindingOptions) (*Minimize
 	}
 	defer x.close()
 	x.peers = [][]byte{e.Packet}
-	fd, err := x.execute(e, false)
+	fd, err := x.execute(e)
 	if errors.Is(err, errSkip) {
 		return nil, fmt.Errorf("%w: BPF_PROG_RUN does not take it for %s", ErrNoFinding, t.Program)
 	}
@@ -504,7 +504,7 @@ func (t *Target) MinimizeFinding(e corpus.Entry, opts FindingOptions) (*Minimize
 			return false
 		}
 		r.Execs++
-		fd, err := x.execute(c, false)
+		fd, err := x.execute(c)
 		if err != nil && !errors.Is(err, errSkip) {
 			runErr = err
 		}

@@ -48,7 +48,7 @@ func (t *Target) Replay(entries []corpus.Entry) ([]Outcome, *cover.Profile, erro
 	}
 	out := make([]Outcome, len(entries))
 	for i, e := range entries {
-		fd, err := x.execute(e, false)
+		fd, err := x.execute(e)
 		o := &out[i]
 		o.Input = bytes.Clone(x.inCopy)
 		o.ContextIn = bpf.ContextBytes(x.lastCtx, len(x.inCopy))

@@ -109,7 +109,7 @@ func TestExecutorRestoresMaps(t *testing.T) {
 		t.Fatalf("snapshot of xdp_parser: %d maps, want verdicts, mapped", len(x.snap.maps))
 	}
 	before := x.snap.state()
-	if _, err := x.execute(benchEntry(64), false); err != nil {
+	if _, err := x.execute(benchEntry(64)); err != nil {
 		t.Fatal(err)
 	}
 	if equalState(x.snap.state(), before) {

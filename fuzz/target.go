@@ -141,7 +141,7 @@ func (t *Target) Fuzz(f *testing.F) {
 	}
 	f.Fuzz(func(tt *testing.T, packet, ctx, ops []byte) {
 		e := corpus.Entry{Packet: packet, Context: ctx, Ops: ops}
-		fd, err := x.execute(e, false)
+		fd, err := x.execute(e)
 		// Go's engine sees the BPF blocks this input took (and, with
 		// KeepGoCoverage, the harness's own Go paths).
 		clear(counters)
