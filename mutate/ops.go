@@ -87,6 +87,13 @@ func interesting(m *Mutator, s *state, d *consume.Decisions) bool {
 
 // dictionary writes a program constant at an offset the program loads
 // from, or at a header field, or anywhere.
+//
+// A load offset in the bytecode is relative to whatever pointer the
+// program holds: the frame's start for LD_ABS and for fixed headers, but
+// most parsers load a protocol's fields at fixed offsets from its L3 or
+// L4 header, whose place depends on the packet (VLAN tags, IP options).
+// So an offset is tried from the frame's start and from the innermost L3
+// and L4 headers alike.
 func dictionary(m *Mutator, s *state, d *consume.Decisions) bool {
 	if len(m.dict.Values) == 0 || len(s.p) == 0 {
 		return interesting(m, s, d)
@@ -97,6 +104,10 @@ func dictionary(m *Mutator, s *state, d *consume.Decisions) bool {
 	case 0:
 		if len(m.dict.Offsets) > 0 {
 			at = m.dict.Offsets[intn(d, len(m.dict.Offsets))]
+			l, _ := innermost(s.p)
+			if base := []int{0, l.L3, l.L4}[intn(d, 3)]; base > 0 {
+				at += base
+			}
 			break
 		}
 		fallthrough
