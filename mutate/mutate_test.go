@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/bpffuzz/bpffuzz/bpf"
@@ -231,5 +232,36 @@ func TestEncapPopShortInner(t *testing.T) {
 	m := New(nil, Options{})
 	for b := range 256 {
 		m.Packet(nil, p, consume.New([]byte{0, byte(b), 1, 2, 3}), nil)
+	}
+}
+
+// TestDictionaryRelativeOffsets checks that a load offset from the bytecode
+// is tried from the frame's start and from the L3 and L4 headers: a parser
+// reads a protocol's fields at fixed offsets from its header, wherever that
+// header is. (Any offset gets the value now and then; these get it often.)
+func TestDictionaryRelativeOffsets(t *testing.T) {
+	const off, v = 5, 0xa5
+	m := New(&Dictionary{Values: [][]byte{{v}}, Offsets: []int{off}}, Options{BrokenChecksums: -1})
+	l := pkt.Parse(udp4, 0)
+	count := make([]int, len(udp4))
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		p := m.Packet(nil, udp4, consume.New(decisions(r, 6)), nil)
+		if len(p) != len(udp4) {
+			continue
+		}
+		for at := range p {
+			if p[at] == v && udp4[at] != v {
+				count[at]++
+			}
+		}
+	}
+	typical := slices.Clone(count)
+	slices.Sort(typical)
+	median := typical[len(typical)/2]
+	for _, at := range []int{off, l.L3 + off, l.L4 + off} {
+		if count[at] < 4*median+10 {
+			t.Errorf("offset %d got the dictionary value %d times, a typical offset %d (L3 at %d, L4 at %d)", at, count[at], median, l.L3, l.L4)
+		}
 	}
 }
