@@ -16,6 +16,7 @@ import (
 	"github.com/bpffuzz/bpffuzz/bpf"
 	"github.com/bpffuzz/bpffuzz/corpus"
 	"github.com/bpffuzz/bpffuzz/cover"
+	"github.com/bpffuzz/bpffuzz/internal/consume"
 )
 
 // EngineOptions tune the in-process engine. The zero value fuzzes with one
@@ -220,7 +221,7 @@ const syncEvery = 256
 
 // work is one worker's loop: pick an entry, give it fresh ops, run it.
 func (e *engine) work(ctx context.Context, x *executor, r *rand.Rand) error {
-	ops := make([]byte, 64)
+	ops := make([]byte, x.mut.PacketDecisions()+contextDecisions)
 	local := make([]byte, len(e.union))
 	var entries []corpus.Entry
 	var execs, skipped uint64
@@ -236,14 +237,7 @@ func (e *engine) work(ctx context.Context, x *executor, r *rand.Rand) error {
 			e.sync(local, &entries)
 		}
 		base := entries[pickEntry(r, len(entries))]
-		k := 1 + r.IntN(48)
-		if k+8 > len(ops) {
-			ops = make([]byte, k+8)
-		}
-		for i := 0; i < k; i += 8 { // eight random bytes per call
-			binary.LittleEndian.PutUint64(ops[i:], r.Uint64())
-		}
-		cand := corpus.Entry{Packet: base.Packet, Context: base.Context, Ops: ops[:k]}
+		cand := corpus.Entry{Packet: base.Packet, Context: base.Context, Ops: freshOps(r, ops, x.mut.PacketDecisions())}
 		fd, err := x.execute(cand)
 		execs++
 		switch {
@@ -266,6 +260,31 @@ func (e *engine) work(ctx context.Context, x *executor, r *rand.Rand) error {
 			n = -1 // pick up the new entry and coverage now
 		}
 	}
+}
+
+// contextDecisions is how many bytes of context decisions freshOps gives.
+const contextDecisions = 8
+
+// freshOps fills ops (of packetLen+contextDecisions bytes) with the
+// decisions of one candidate and returns them: the first byte, one to
+// eight of the mutation slots (mostly a few mutations: deep code is
+// reached a step at a time), and half of the time context decisions.
+func freshOps(r *rand.Rand, ops []byte, packetLen int) []byte {
+	ops[0] = byte(r.Uint32())
+	n := 1 + r.IntN(min(8, (packetLen-1)/consume.SlotLen))
+	for i := 1; i < 1+n*consume.SlotLen; i += consume.SlotLen {
+		v := r.Uint32()
+		if v == 0 {
+			v = 1 // a zero slot would be empty
+		}
+		binary.LittleEndian.PutUint32(ops[i:], v)
+	}
+	if r.IntN(2) == 0 {
+		return ops[:1+n*consume.SlotLen]
+	}
+	clear(ops[1+n*consume.SlotLen : packetLen])
+	binary.LittleEndian.PutUint64(ops[packetLen:], r.Uint64())
+	return ops[:packetLen+contextDecisions]
 }
 
 // sync refreshes a worker's view of the coverage union and the corpus.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,16 +120,16 @@ func (t *Target) Fuzz(f *testing.F) {
 			f.Fatal(err)
 		}
 		var all []corpus.Entry
-		for i, s := range seeds {
-			all = append(all, s)
+		for _, s := range seeds {
 			x.peers = append(x.peers, s.Packet)
-			if len(s.Ops) == 0 {
+			if fuzzing && len(s.Ops) == 0 {
 				// Go's mutators change the bytes a value has far more
-				// often than they grow an empty one: a copy of the seed
-				// with decisions reaches the structure-aware mutator from
-				// the start.
-				all = append(all, corpus.Entry{Packet: s.Packet, Context: s.Context, Ops: seedOps(i)})
+				// often than they grow an empty one: the seed goes in
+				// with empty mutation slots, each of which a change by
+				// Go's engine fills with one mutation.
+				s.Ops = x.neutralOps()
 			}
+			all = append(all, s)
 		}
 		if fuzzing {
 			all = x.distill(all)
@@ -206,14 +205,11 @@ func (x *executor) distill(seeds []corpus.Entry) []corpus.Entry {
 	return out
 }
 
-// seedOps is a fixed string of decisions for seed i, the same on every run
-// so that the seed corpus is reproducible.
-func seedOps(i int) []byte {
-	r := rand.New(rand.NewPCG(uint64(i), 0x62706675)) // "bpfu"
-	ops := make([]byte, 32)
-	for j := range ops {
-		ops[j] = byte(r.Uint32())
-	}
+// neutralOps are ops that change nothing: checksums fixed, every mutation
+// slot empty, and a few context decisions that keep the seed's context.
+func (x *executor) neutralOps() []byte {
+	ops := make([]byte, x.mut.PacketDecisions()+4)
+	ops[0] = 0xff
 	return ops
 }
 

@@ -1,6 +1,9 @@
 package mutate
 
 import (
+	"encoding/binary"
+	"math/rand/v2"
+
 	"github.com/bpffuzz/bpffuzz/bpf"
 	"github.com/bpffuzz/bpffuzz/internal/consume"
 	"github.com/bpffuzz/bpffuzz/internal/pkt"
@@ -12,7 +15,8 @@ type Options struct {
 	// checksums are left as the mutations made them. Zero means the
 	// default, 0.05; negative means never.
 	BrokenChecksums float64
-	// MaxOps caps the mutations per packet. Default 8.
+	// MaxOps is the number of mutation slots the ops have (see Packet).
+	// Default 16.
 	MaxOps int
 	// MaxLen caps the output packet. Default 3712 (the skb limit).
 	MaxLen int
@@ -28,6 +32,10 @@ type Mutator struct {
 	tmp    []byte
 	hdr    []byte // encapPush's outer headers
 	st     state  // reused by Packet
+	// slotBuf, slotGen and slotDec are the decisions of one slot.
+	slotBuf [4 + 64]byte
+	slotGen rand.PCG
+	slotDec consume.Decisions
 	// xdpCtx and skbCtx are what ContextReused returns pointers to.
 	xdpCtx bpf.XDPContext
 	skbCtx bpf.SKBContext
@@ -42,7 +50,7 @@ func New(dict *Dictionary, opts Options) *Mutator {
 		opts.BrokenChecksums = 0.05
 	}
 	if opts.MaxOps <= 0 {
-		opts.MaxOps = 8
+		opts.MaxOps = 16
 	}
 	if opts.MaxLen <= 0 {
 		opts.MaxLen = 3712
@@ -74,6 +82,15 @@ var ops []op // filled in ops.go
 // Packet applies the decisions to seed and returns the result appended to
 // dst[:0]. Without decisions it returns seed unchanged. peers are other
 // packets to splice from (may be nil). It never panics.
+//
+// The decisions are one byte (whether lengths and checksums are fixed
+// afterwards) and then Options.MaxOps slots of consume.SlotLen bytes, one
+// mutation each, in order; a slot of zeros is empty. A slot's mutation
+// reads the slot's own bytes and then bytes drawn from a generator seeded
+// by them. So a change Go's engine makes to one slot re-draws that one
+// mutation and leaves the others alone, and a slot it fills adds one
+// mutation to those an input already has. What follows the slots is left
+// for the context (ContextReused).
 func (m *Mutator) Packet(dst, seed []byte, d *consume.Decisions, peers [][]byte) []byte {
 	s := &m.st
 	*s = state{p: append(m.work[:0], seed...), peers: peers}
@@ -83,24 +100,41 @@ func (m *Mutator) Packet(dst, seed []byte, d *consume.Decisions, peers [][]byte)
 		return append(dst[:0], seed...)
 	}
 	keepBroken := first < m.broken
-	for i := 0; i < m.opts.MaxOps; i++ {
-		b, err := d.Byte()
+	for range m.opts.MaxOps {
+		v, err := d.Slot()
 		if err != nil {
 			break
 		}
-		o := ops[int(b)%len(ops)]
-		if o.fn(m, s, d) {
+		if v == 0 {
+			continue
+		}
+		sd := m.slot(v)
+		b, _ := sd.Byte()
+		if ops[int(b)%len(ops)].fn(m, s, sd) {
 			s.changed = true
 		}
 		if len(s.p) > m.opts.MaxLen {
 			s.p = s.p[:m.opts.MaxLen]
-		}
-		if b >= 240 { // a decision to stop early keeps some inputs small
-			break
 		}
 	}
 	if s.changed && !keepBroken {
 		pkt.Fix(s.p, 0, false, s.resized)
 	}
 	return append(dst[:0], s.p...)
+}
+
+// PacketDecisions is how many bytes of decisions Packet can read: the one
+// byte and the slots. The context's decisions start after them.
+func (m *Mutator) PacketDecisions() int { return 1 + consume.SlotLen*m.opts.MaxOps }
+
+// slot returns the decisions of a slot holding v: its bytes, then bytes
+// from a generator seeded by v.
+func (m *Mutator) slot(v uint32) *consume.Decisions {
+	binary.LittleEndian.PutUint32(m.slotBuf[:], v)
+	m.slotGen.Seed(uint64(v), 0x736c6f74) // "slot"
+	for i := 4; i < len(m.slotBuf); i += 8 {
+		binary.LittleEndian.PutUint64(m.slotBuf[i:], m.slotGen.Uint64())
+	}
+	m.slotDec.Reset(m.slotBuf[:])
+	return &m.slotDec
 }

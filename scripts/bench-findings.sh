@@ -9,7 +9,8 @@
 #       without, SECONDS each at most (default 120), one worker;
 #    b. `go test -fuzz FuzzTLV` (examples/planted_test.go), RUNS runs with
 #       coverage and RUNS with BPFFUZZ_NO_COVERAGE=1, GO_SECONDS each at
-#       most (default 300), one worker.
+#       most (default 300), one worker. GO_SECONDS may instead be an
+#       execution budget, as go test's -fuzztime takes it: "10000000x".
 #    Per run: found or not, executions and seconds to the finding; then the
 #    median per mode (a run that did not find it counts as "not found").
 # 2. The other planted bugs: one run each with coverage and without, through
@@ -66,7 +67,9 @@ gofuzz() {
 	local name=$1 target=$2 prog=$3 budget=$4
 	shift 4
 	local log=$work/gofuzz.log rc=0
-	(cd examples && env "$@" BPFFUZZ_FINDINGS="$work/findings" go test -run '^$' -fuzz "^$target\$" -fuzztime "${budget}s" \
+	local fuzztime=${budget}s
+	[[ $budget == *x ]] && fuzztime=$budget
+	(cd examples && env "$@" BPFFUZZ_FINDINGS="$work/findings" go test -run '^$' -fuzz "^$target\$" -fuzztime "$fuzztime" \
 		-parallel 1 -test.fuzzcachedir "$work/fuzzcache" >"$log" 2>&1) || rc=$?
 	# How deep Go's corpus got: the BPF blocks its entries reach.
 	local blocks=""
@@ -128,7 +131,7 @@ if want 1b; then
 gotarget=${GOTARGET:-TLV:xdp_tlv}
 goprog=${gotarget#*:}
 gotarget=${gotarget%%:*}
-echo "== 1b. go test -fuzz Fuzz$gotarget: $runs runs per mode, at most ${gosecs}s each"
+echo "== 1b. go test -fuzz Fuzz$gotarget: $runs runs per mode, at most $gosecs$([[ $gosecs == *x ]] || echo s) each"
 header
 for i in $(seq "$runs"); do
 	if [[ " ${GOMODES:-on off} " == *" on "* ]]; then gofuzz "gotest+coverage" "Fuzz$gotarget" "$goprog" "$gosecs" BPFFUZZ_NO_COVERAGE=0; fi

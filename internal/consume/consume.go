@@ -4,7 +4,8 @@
 // Byte contract: decisions are read front to back; Byte and Bool take one
 // byte, Uint16 two and Uint32 four (little-endian), Intn one byte for n up
 // to 256 and four above; Bytes takes a Uint32 length (modulo what is left)
-// and then that many bytes. When the input runs out, every call returns
+// and then that many bytes; Slot takes the next SlotLen bytes (fewer at
+// the end, padded with zeros). When the input runs out, every call returns
 // ErrExhausted and the caller stops deciding: a fuzz input therefore always
 // maps to the same decisions.
 package consume
@@ -86,6 +87,25 @@ func (d *Decisions) Intn(n int) (int, error) {
 	}
 	v, err := d.Uint32()
 	return int(v % uint32(n)), err
+}
+
+// SlotLen is the size of a Slot.
+const SlotLen = 4
+
+// Slot returns the next SlotLen bytes as one value, little-endian; when
+// fewer are left it takes those, as if zeros followed.
+func (d *Decisions) Slot() (uint32, error) {
+	if d.pos >= len(d.data) {
+		return 0, ErrExhausted
+	}
+	var v uint32
+	for i := range SlotLen {
+		if d.pos < len(d.data) {
+			v |= uint32(d.data[d.pos]) << (8 * i)
+			d.pos++
+		}
+	}
+	return v, nil
 }
 
 // Bytes returns a slice of the remaining input, of a length the input

@@ -27,6 +27,7 @@ func TestContract(t *testing.T) {
 	}
 	for _, f := range []func() error{
 		func() error { _, err := d.Byte(); return err },
+		func() error { _, err := d.Slot(); return err },
 		func() error { _, err := d.Uint32(); return err },
 		func() error { _, err := d.Intn(1000); return err },
 		func() error { _, err := d.Bytes(); return err },
@@ -34,6 +35,19 @@ func TestContract(t *testing.T) {
 		if err := f(); !errors.Is(err, ErrExhausted) {
 			t.Errorf("after the end: %v, want ErrExhausted", err)
 		}
+	}
+}
+
+func TestSlot(t *testing.T) {
+	d := New([]byte{1, 2, 3, 4, 5, 6})
+	if v, err := d.Slot(); v != 0x04030201 || err != nil {
+		t.Errorf("Slot = %#x, %v", v, err)
+	}
+	if v, err := d.Slot(); v != 0x0605 || err != nil {
+		t.Errorf("short Slot = %#x, %v (want the two bytes left, zero-padded)", v, err)
+	}
+	if _, err := d.Slot(); !errors.Is(err, ErrExhausted) {
+		t.Errorf("Slot after the end: %v", err)
 	}
 }
 
@@ -47,7 +61,11 @@ func FuzzDecisions(f *testing.F) {
 			for i := 0; ; i++ {
 				var v int
 				var err error
-				switch i % 4 {
+				switch i % 5 {
+				case 4:
+					var u uint32
+					u, err = d.Slot()
+					v = int(u)
 				case 0:
 					v, err = d.Intn(1 + i*37)
 				case 1:
