@@ -33,7 +33,7 @@ type Mutator struct {
 	hdr    []byte // encapPush's outer headers
 	st     state  // reused by Packet
 	// slotBuf, slotGen and slotDec are the decisions of one slot.
-	slotBuf [4 + 64]byte
+	slotBuf [64]byte
 	slotGen rand.PCG
 	slotDec consume.Decisions
 	// xdpCtx and skbCtx are what ContextReused returns pointers to.
@@ -85,12 +85,13 @@ var ops []op // filled in ops.go
 //
 // The decisions are one byte (whether lengths and checksums are fixed
 // afterwards) and then Options.MaxOps slots of consume.SlotLen bytes, one
-// mutation each, in order; a slot of zeros is empty. A slot's mutation
-// reads the slot's own bytes and then bytes drawn from a generator seeded
-// by them. So a change Go's engine makes to one slot re-draws that one
-// mutation and leaves the others alone, and a slot it fills adds one
-// mutation to those an input already has. What follows the slots is left
-// for the context (ContextReused).
+// mutation each, in order; a slot of zeros is empty. A slot's mutation is
+// drawn whole from a generator seeded by the slot's bytes and its place.
+// So a change Go's engine makes to one slot re-draws that one mutation and
+// leaves the others alone, and a slot it fills adds one mutation to those
+// an input already has; a single changed byte already picks among every
+// mutation, not among those its neighbours' zeros allow. What follows the
+// slots is left for the context (ContextReused).
 func (m *Mutator) Packet(dst, seed []byte, d *consume.Decisions, peers [][]byte) []byte {
 	s := &m.st
 	*s = state{p: append(m.work[:0], seed...), peers: peers}
@@ -100,21 +101,13 @@ func (m *Mutator) Packet(dst, seed []byte, d *consume.Decisions, peers [][]byte)
 		return append(dst[:0], seed...)
 	}
 	keepBroken := first < m.broken
-	for range m.opts.MaxOps {
+	for i := range m.opts.MaxOps {
 		v, err := d.Slot()
 		if err != nil {
 			break
 		}
-		if v == 0 {
-			continue
-		}
-		sd := m.slot(v)
-		b, _ := sd.Byte()
-		if ops[int(b)%len(ops)].fn(m, s, sd) {
-			s.changed = true
-		}
-		if len(s.p) > m.opts.MaxLen {
-			s.p = s.p[:m.opts.MaxLen]
+		if v != 0 {
+			m.apply(s, m.slot(i, v))
 		}
 	}
 	if s.changed && !keepBroken {
@@ -123,17 +116,26 @@ func (m *Mutator) Packet(dst, seed []byte, d *consume.Decisions, peers [][]byte)
 	return append(dst[:0], s.p...)
 }
 
+// apply makes one mutation, the one the decisions pick.
+func (m *Mutator) apply(s *state, d *consume.Decisions) {
+	b, _ := d.Byte()
+	if ops[int(b)%len(ops)].fn(m, s, d) {
+		s.changed = true
+	}
+	if len(s.p) > m.opts.MaxLen {
+		s.p = s.p[:m.opts.MaxLen]
+	}
+}
+
 // PacketDecisions is how many bytes of decisions Packet can read: the one
 // byte and the slots. The context's decisions start after them.
 func (m *Mutator) PacketDecisions() int { return 1 + consume.SlotLen*m.opts.MaxOps }
 
-// slot returns the decisions of a slot holding v: its bytes, then bytes
-// from a generator seeded by v.
-func (m *Mutator) slot(v uint32) *consume.Decisions {
-	binary.LittleEndian.PutUint32(m.slotBuf[:], v)
-	m.slotGen.Seed(uint64(v), 0x736c6f74) // "slot"
-	for i := 4; i < len(m.slotBuf); i += 8 {
-		binary.LittleEndian.PutUint64(m.slotBuf[i:], m.slotGen.Uint64())
+// slot returns the decisions of slot i holding v.
+func (m *Mutator) slot(i int, v uint32) *consume.Decisions {
+	m.slotGen.Seed(uint64(v), uint64(i)<<32|0x736c6f74) // "slot"
+	for j := 0; j < len(m.slotBuf); j += 8 {
+		binary.LittleEndian.PutUint64(m.slotBuf[j:], m.slotGen.Uint64())
 	}
 	m.slotDec.Reset(m.slotBuf[:])
 	return &m.slotDec

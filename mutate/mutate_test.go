@@ -62,6 +62,30 @@ func TestNoDecisionsNoChange(t *testing.T) {
 	}
 }
 
+// TestSlots checks the layout of the decisions: empty slots change
+// nothing, and one byte changed in one empty slot already draws from many
+// mutations (so that Go's engine, which often changes a single byte, fills
+// a slot with any mutation).
+func TestSlots(t *testing.T) {
+	m := New(&Dictionary{Values: [][]byte{{0x1e, 0x61}}}, Options{})
+	empty := make([]byte, m.PacketDecisions())
+	empty[0] = 0xff
+	if p := m.Packet(nil, udp4, consume.New(empty), nil); !bytes.Equal(p, udp4) {
+		t.Errorf("empty slots changed the packet")
+	}
+	distinct := map[string]bool{}
+	for i := 1; i < len(empty); i++ {
+		for _, v := range []byte{1, 0x80, 0xff} {
+			ops := bytes.Clone(empty)
+			ops[i] = v
+			distinct[string(m.Packet(nil, udp4, consume.New(ops), nil))] = true
+		}
+	}
+	if n := len(distinct); n < (len(empty)-1) {
+		t.Errorf("%d one-byte changes of empty slots gave %d distinct packets", 3*(len(empty)-1), n)
+	}
+}
+
 func TestDeterministic(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	a, b := New(&Dictionary{Values: [][]byte{{0, 23}}, Offsets: []int{36}}, Options{}), New(&Dictionary{Values: [][]byte{{0, 23}}, Offsets: []int{36}}, Options{})
@@ -104,10 +128,17 @@ func TestWellFormed(t *testing.T) {
 
 func TestMutations(t *testing.T) {
 	m := New(&Dictionary{Values: [][]byte{{0x1f, 0x90}}}, Options{BrokenChecksums: -1})
+	// apply makes one mutation with the given decisions, as a slot of
+	// Packet does, lengths and checksums fixed.
 	apply := func(name string, seed []byte, d ...byte) []byte {
 		for i, o := range ops {
 			if o.name == name {
-				return m.Packet(nil, seed, consume.New(append([]byte{255, byte(i) % 255}, d...)), [][]byte{udp4})
+				s := &state{p: bytes.Clone(seed), peers: [][]byte{udp4}}
+				m.apply(s, consume.New(append([]byte{byte(i)}, d...)))
+				if s.changed {
+					pkt.Fix(s.p, 0, false, s.resized)
+				}
+				return s.p
 			}
 		}
 		t.Fatalf("no mutation %s", name)
