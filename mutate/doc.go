@@ -6,11 +6,13 @@
 // fixes lengths and checksums (or, in a small fraction of runs, leaves them
 // wrong on purpose). It never touches the kernel.
 //
-// Mutations (one decision byte picks each, up to Options.MaxOps):
+// Mutations (Options.MaxOps slots of decisions, each empty or one of these;
+// see Packet):
 //
 //	flip-bit        flip one bit anywhere
 //	interesting     set a byte to 0x00, 0x01, 0x7f, 0x80 or 0xff
-//	dictionary      write a program constant at a load offset or a header field
+//	dictionary      write a program constant at a load offset (from the frame,
+//	                the L3 or the L4 header) or a header field
 //	truncate        cut the packet at a header boundary or anywhere
 //	insert / delete insert or remove bytes
 //	ethertype       set the (innermost) ethertype
