@@ -191,11 +191,16 @@ func startCapture(tool, ready string, args ...string) (*capture, error) {
 	case err := <-c.done:
 		c.done <- err
 		return nil, fmt.Errorf("%s exited before capturing: %v", tool, err)
-	case <-time.After(20 * time.Second):
+	case <-time.After(startTimeout):
 		c.stop()
-		return nil, fmt.Errorf("%s did not start capturing in 20s", tool)
+		return nil, fmt.Errorf("%s did not start capturing in %v", tool, startTimeout)
 	}
 }
+
+// startTimeout is how long a capture tool may take to start. tshark loads
+// every dissector first: on a 2-vCPU machine busy with fuzzing it took more
+// than 20 s.
+const startTimeout = 90 * time.Second
 
 // stop interrupts the tool (it then writes out the capture) and waits for
 // it; stopping again returns the first result.
