@@ -13,6 +13,8 @@
 //	interesting     set a byte to 0x00, 0x01, 0x7f, 0x80 or 0xff
 //	dictionary      write a program constant at a load offset (from the frame,
 //	                the L3 or the L4 header) or a header field
+//	field           write the constant a loaded field is compared with at the
+//	                field's offset (from the frame, L3, L4 or L4 payload)
 //	truncate        cut the packet at a header boundary or anywhere
 //	insert / delete insert or remove bytes
 //	ethertype       set the (innermost) ethertype

@@ -226,7 +226,8 @@ func FuzzPacket(f *testing.F) {
 	f.Add(udp4, []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22})
 	f.Add(tcp4, []byte{0, 20, 0, 0, 21, 0, 14, 9})
 	f.Add([]byte{}, []byte{0, 5, 1, 2, 8, 4})
-	m := New(&Dictionary{Values: [][]byte{{1}, {0, 53}, {1, 2, 3, 4}}, Offsets: []int{0, 12, 1000}}, Options{})
+	m := New(&Dictionary{Values: [][]byte{{1}, {0, 53}, {1, 2, 3, 4}}, Offsets: []int{0, 12, 1000},
+		Fields: []Field{{2, []byte{0x1e, 0x61}}, {8, []byte("BPFT")}, {300, []byte{1}}}}, Options{})
 	f.Fuzz(func(t *testing.T, seed, ops []byte) {
 		p := m.Packet(nil, seed, consume.New(ops), [][]byte{udp4, nil})
 		if len(p) > 3712 {
@@ -293,6 +294,30 @@ func TestDictionaryRelativeOffsets(t *testing.T) {
 	for _, at := range []int{off, l.L3 + off, l.L4 + off} {
 		if count[at] < 4*median+10 {
 			t.Errorf("offset %d got the dictionary value %d times, a typical offset %d (L3 at %d, L4 at %d)", at, count[at], median, l.L3, l.L4)
+		}
+	}
+}
+
+// TestDictionaryFields checks the loaded-and-compared fields of xdp_tlv
+// (examples/planted.c): its header and option tests, at their offsets
+// from the UDP header, including those read through a pointer moved past
+// earlier options.
+func TestDictionaryFields(t *testing.T) {
+	spec, err := ebpf.LoadCollectionSpec("../examples/planted.o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := DictionaryFrom(spec.Programs["xdp_tlv"].Instructions)
+	for _, want := range []Field{
+		{2, []byte{0x1e, 0x61}}, // UDP destination port 7777
+		{8, []byte("BPFT")},     // the magic, through hdr = udp + 8
+		{12, []byte{2}},         // version
+		{16, []byte{1}},         // option 1's type, through opt = hdr + 8
+		{22, []byte{5}},         // the debug option's type
+		{23, []byte{6}},         // and its length
+	} {
+		if !slices.ContainsFunc(d.Fields, func(f Field) bool { return f.Offset == want.Offset && bytes.Equal(f.Value, want.Value) }) {
+			t.Errorf("no field % x at %d in %v", want.Value, want.Offset, d.Fields)
 		}
 	}
 }

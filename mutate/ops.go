@@ -15,6 +15,8 @@ func init() {
 		{"interesting", interesting},
 		{"dictionary", dictionary},
 		{"dictionary", dictionary},
+		{"field", field},
+		{"field", field},
 		{"truncate", truncate},
 		{"insert", insert},
 		{"delete", deleteBytes},
@@ -123,6 +125,40 @@ func dictionary(m *Mutator, s *state, d *consume.Decisions) bool {
 	}
 	copy(s.p[at:], v)
 	return true
+}
+
+// field writes a constant the program compares a loaded field with, at
+// the field's offset from the frame's start, from the innermost L3 or L4
+// header, or from the L4 payload: the offset is relative to a pointer the
+// program holds, and those are the pointers parsers hold.
+func field(m *Mutator, s *state, d *consume.Decisions) bool {
+	if len(m.dict.Fields) == 0 || len(s.p) == 0 {
+		return dictionary(m, s, d)
+	}
+	f := m.dict.Fields[intn(d, len(m.dict.Fields))]
+	l, _ := innermost(s.p)
+	at := f.Offset
+	if base := []int{0, l.L3, l.L4, payload(l, s.p)}[intn(d, 4)]; base > 0 {
+		at += base
+	}
+	if at+len(f.Value) > len(s.p) {
+		return false
+	}
+	copy(s.p[at:], f.Value)
+	return true
+}
+
+// payload is where the L4 payload of l starts, 0 if unknown.
+func payload(l pkt.Layout, p []byte) int {
+	switch {
+	case l.L4 == 0:
+		return 0
+	case l.Proto == 6 && l.L4+12 < len(p):
+		return l.L4 + 4*int(p[l.L4+12]>>4)
+	case l.Proto == 17 || l.Proto == 1 || l.Proto == 58:
+		return l.L4 + 8
+	}
+	return 0
 }
 
 func truncate(m *Mutator, s *state, d *consume.Decisions) bool {
