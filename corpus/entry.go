@@ -1,13 +1,13 @@
 package corpus
 
 // Entry is one fuzz input as bpffuzz stores it: a `go test fuzz v1` file
-// with three []byte values, in this order, so that plain `go test -fuzz`
+// with three string values, in this order, so that plain `go test -fuzz`
 // reads, mutates and replays it:
 //
 //	go test fuzz v1
-//	[]byte("<packet>")
-//	[]byte("<context>")
-//	[]byte("<ops>")
+//	string("<packet>")
+//	string("<context>")
+//	string("<ops>")
 type Entry struct {
 	// Packet is the input packet (data_in) before any mutation.
 	Packet []byte

@@ -29,26 +29,36 @@ type File struct {
 	// ignores comments (it parses each line with go/parser), so a noted file
 	// still replays under plain `go test`.
 	Note string
+	// Bytes reports that the values are []byte literals, the form bpffuzz
+	// wrote before fuzz targets took strings. bpffuzz reads both forms;
+	// Go's engine takes only the form of the target's arguments.
+	Bytes bool
 }
 
 // Marshal returns f in the `go test fuzz v1` format. Without a note the
-// bytes are exactly what Go's own marshaller writes for three []byte values
-// (`[]byte(%q)` per line), so Go and bpffuzz give the file the same name. A
-// note goes after the packet line as a `//` comment, cleaned by the same rule
-// ParseFile applies (non-printable runes become spaces, runs of spaces one).
+// bytes are exactly what Go's own marshaller writes for three string
+// values (`string(%q)` per line), the arguments of Target.Fuzz, so Go and
+// bpffuzz give the file the same name. A note goes after the packet line
+// as a `//` comment, cleaned by the same rule ParseFile applies
+// (non-printable runes become spaces, runs of spaces one).
+//
+// (Strings, not []byte: Go's mutator keeps the []byte arguments it mutates
+// in one scratch buffer, so that in a chain of mutations one []byte
+// argument overwrites another; internal/fuzz, mutator.go, Go 1.26. A
+// string argument is copied out of it.)
 func (f File) Marshal() []byte {
 	var b bytes.Buffer
 	b.WriteString(header + "\n")
-	fmt.Fprintf(&b, "[]byte(%q)", f.Entry.Packet)
+	fmt.Fprintf(&b, "string(%q)", f.Entry.Packet)
 	if note := cleanNote(f.Note); note != "" {
 		b.WriteString(" // " + note)
 	}
-	fmt.Fprintf(&b, "\n[]byte(%q)\n[]byte(%q)\n", f.Entry.Context, f.Entry.Ops)
+	fmt.Fprintf(&b, "\nstring(%q)\nstring(%q)\n", f.Entry.Context, f.Entry.Ops)
 	return b.Bytes()
 }
 
 // Marshal returns e as a `go test fuzz v1` file, byte for byte what Go's
-// marshaller writes for the values (packet, context, ops []byte).
+// marshaller writes for the values (packet, context, ops string).
 func Marshal(e Entry) []byte { return File{Entry: e}.Marshal() }
 
 // FileName returns the file name Go gives corpus file contents data: the
@@ -73,11 +83,12 @@ func Parse(data []byte) (Entry, error) {
 }
 
 // ParseFile parses a corpus file in the `go test fuzz v1` format holding a
-// bpffuzz entry: exactly three []byte values (packet, context, ops). It
-// accepts what Go's reader accepts for []byte values (interpreted string or
-// raw string literals, comments, CRLF line ends, blank lines) and parses the
-// literals without evaluating anything. Other value types are rejected with
-// an error naming the type. The error wraps ErrMalformed and is non-nil
+// bpffuzz entry: exactly three string values (packet, context, ops), or
+// three []byte values (File.Bytes). It accepts what Go's reader accepts for
+// such values (interpreted string or raw string literals, comments, CRLF
+// line ends, blank lines) and parses the literals without evaluating
+// anything. Other value types, and a mix of the two, are rejected with an
+// error naming the type. The error wraps ErrMalformed and is non-nil
 // exactly when the result is nil.
 func ParseFile(data []byte) (*File, error) {
 	f, err := parseFile(data)
@@ -100,6 +111,7 @@ func parseFile(data []byte) (*File, error) {
 	}
 	var (
 		vals  [][]byte
+		types []string
 		notes []string
 	)
 	for i, line := range lines[1:] {
@@ -107,30 +119,38 @@ func parseFile(data []byte) (*File, error) {
 		if len(line) == 0 {
 			continue
 		}
-		v, lineNotes, err := parseValue(line)
+		v, typ, lineNotes, err := parseValue(line)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %v", i+2, err)
 		}
 		if len(vals) == 3 {
-			return nil, fmt.Errorf("line %d: a fourth value; bpffuzz entries are three []byte values (packet, context, ops)", i+2)
+			return nil, fmt.Errorf("line %d: a fourth value; %s", i+2, threeValues)
+		}
+		if len(types) > 0 && typ != types[0] {
+			return nil, fmt.Errorf("line %d: a %s value after a %s one; %s", i+2, typ, types[0], threeValues)
 		}
 		vals = append(vals, v)
+		types = append(types, typ)
 		notes = append(notes, lineNotes...)
 	}
 	if len(vals) != 3 {
-		return nil, fmt.Errorf("%d values; bpffuzz entries are three []byte values (packet, context, ops)", len(vals))
+		return nil, fmt.Errorf("%d values; %s", len(vals), threeValues)
 	}
 	return &File{
 		Entry: Entry{Packet: vals[0], Context: vals[1], Ops: vals[2]},
 		Note:  cleanNote(strings.Join(notes, "; ")),
+		Bytes: types[0] == "[]byte",
 	}, nil
 }
 
-// parseValue parses one value line, `[]byte(LITERAL)`, by its tokens. It
-// follows the grammar go/parser.ParseExpr gives such a line, as Go's reader
-// uses it: comments anywhere, a trailing comma or `...` after the argument,
-// and only the semicolon the scanner inserts at the end.
-func parseValue(line []byte) (val []byte, notes []string, err error) {
+const threeValues = "bpffuzz entries are three string values (packet, context, ops), or three []byte values"
+
+// parseValue parses one value line, `string(LITERAL)` or `[]byte(LITERAL)`,
+// by its tokens, and returns the value and its type. It follows the grammar
+// go/parser.ParseExpr gives such a line, as Go's reader uses it: comments
+// anywhere, a trailing comma or `...` after the argument, and only the
+// semicolon the scanner inserts at the end.
+func parseValue(line []byte) (val []byte, typ string, notes []string, err error) {
 	var (
 		s    scanner.Scanner
 		errs scanner.ErrorList
@@ -154,26 +174,31 @@ func parseValue(line []byte) (val []byte, notes []string, err error) {
 		}
 	}
 	if errs.Len() > 0 {
-		return nil, nil, fmt.Errorf("column %d: %s", errs[0].Pos.Column, errs[0].Msg)
+		return nil, "", nil, fmt.Errorf("column %d: %s", errs[0].Pos.Column, errs[0].Msg)
 	}
 	// The semicolon inserted at the end of the line (literal "\n").
 	if n := len(toks); n > 0 && toks[n-1].t == token.SEMICOLON && toks[n-1].lit == "\n" {
 		toks = toks[:n-1]
 	}
-	if typ := valueType(toks); typ != "[]byte" {
-		return nil, nil, fmt.Errorf("a %s value; bpffuzz entries are three []byte values (packet, context, ops)", typ)
-	}
-	// [ ] byte ( STRING [...] [,] )
-	switch toks[3].t {
-	case token.LPAREN:
-	case token.LBRACE:
-		return nil, nil, errors.New("[]byte{...} literal; Go's reader takes only []byte(\"...\")")
+	typ = valueType(toks)
+	var rest []tok
+	switch typ {
+	case "string": // string ( STRING [...] [,] )
+		rest = toks[2:]
+	case "[]byte": // [ ] byte ( STRING [...] [,] )
+		switch toks[3].t {
+		case token.LPAREN:
+		case token.LBRACE:
+			return nil, "", nil, errors.New("[]byte{...} literal; Go's reader takes only []byte(\"...\")")
+		default:
+			return nil, "", nil, fmt.Errorf("want []byte(\"...\"), found %q after []byte", toks[3].t)
+		}
+		rest = toks[4:]
 	default:
-		return nil, nil, fmt.Errorf("want []byte(\"...\"), found %q after []byte", toks[3].t)
+		return nil, "", nil, fmt.Errorf("a %s value; %s", typ, threeValues)
 	}
-	rest := toks[4:]
 	if len(rest) == 0 || rest[0].t != token.STRING {
-		return nil, nil, errors.New("want a string literal in []byte(...)")
+		return nil, "", nil, fmt.Errorf("want a string literal in %s(...)", typ)
 	}
 	lit := rest[0].lit
 	rest = rest[1:]
@@ -184,13 +209,13 @@ func parseValue(line []byte) (val []byte, notes []string, err error) {
 		rest = rest[1:]
 	}
 	if len(rest) != 1 || rest[0].t != token.RPAREN {
-		return nil, nil, errors.New("want []byte(\"...\") with one string literal and nothing after it")
+		return nil, "", nil, fmt.Errorf("want %s(\"...\") with one string literal and nothing after it", typ)
 	}
 	v, err := strconv.Unquote(lit)
 	if err != nil {
-		return nil, nil, fmt.Errorf("string literal: %v", err)
+		return nil, "", nil, fmt.Errorf("string literal: %v", err)
 	}
-	return []byte(v), notes, nil
+	return []byte(v), typ, notes, nil
 }
 
 type tok struct {

@@ -17,20 +17,24 @@ import (
 
 // goReader parses a corpus file the way Go's own reader does
 // (internal/fuzz unmarshalCorpusFile and parseCorpusValue, restricted to
-// []byte values): each line through go/parser, the call's argument a string
-// literal. It is the reference ParseFile must agree with.
-func goReader(data []byte) ([][]byte, error) {
+// string and []byte values): each line through go/parser, the call's
+// argument a string literal. It is the reference ParseFile must agree with;
+// it also returns each value's type.
+func goReader(data []byte) ([][]byte, []string, error) {
 	if len(data) == 0 {
-		return nil, errors.New("empty")
+		return nil, nil, errors.New("empty")
 	}
 	lines := bytes.Split(data, []byte("\n"))
 	if len(lines) < 2 {
-		return nil, errors.New("no values")
+		return nil, nil, errors.New("no values")
 	}
 	if strings.TrimSuffix(string(lines[0]), "\r") != header {
-		return nil, errors.New("version")
+		return nil, nil, errors.New("version")
 	}
-	var vals [][]byte
+	var (
+		vals  [][]byte
+		types []string
+	)
 	for _, line := range lines[1:] {
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
@@ -38,30 +42,35 @@ func goReader(data []byte) ([][]byte, error) {
 		}
 		expr, err := parser.ParseExprFrom(token.NewFileSet(), "(test)", line, 0)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		call, ok := expr.(*ast.CallExpr)
 		if !ok || len(call.Args) != 1 {
-			return nil, errors.New("not a call with one argument")
+			return nil, nil, errors.New("not a call with one argument")
 		}
-		at, ok := call.Fun.(*ast.ArrayType)
-		if !ok || at.Len != nil {
-			return nil, errors.New("not a []T conversion")
-		}
-		if id, ok := at.Elt.(*ast.Ident); !ok || id.Name != "byte" {
-			return nil, errors.New("not []byte")
+		typ := "string"
+		if id, ok := call.Fun.(*ast.Ident); !ok || id.Name != "string" {
+			at, ok := call.Fun.(*ast.ArrayType)
+			if !ok || at.Len != nil {
+				return nil, nil, errors.New("not a string or []T conversion")
+			}
+			if id, ok := at.Elt.(*ast.Ident); !ok || id.Name != "byte" {
+				return nil, nil, errors.New("not []byte")
+			}
+			typ = "[]byte"
 		}
 		lit, ok := call.Args[0].(*ast.BasicLit)
 		if !ok || lit.Kind != token.STRING {
-			return nil, errors.New("not a string literal")
+			return nil, nil, errors.New("not a string literal")
 		}
 		s, err := strconv.Unquote(lit.Value)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		vals = append(vals, []byte(s))
+		types = append(types, typ)
 	}
-	return vals, nil
+	return vals, types, nil
 }
 
 var fileSeeds = []string{
@@ -71,6 +80,7 @@ var fileSeeds = []string{
 	"go test fuzz v1\n[]byte(\"a\")\n[]byte(\"\")\n",
 	"go test fuzz v1\n[]byte(\"a\")\n[]byte(\"\")\n[]byte(\"\")\n[]byte(\"\")\n",
 	"go test fuzz v1\nstring(\"a\")\n[]byte(\"\")\n[]byte(\"\")\n",
+	"go test fuzz v1\nstring(\"a\") // n\nstring(`\\x00`)\nstring(\"\\xff\",)\n",
 	"go test fuzz v1\n[]byte{1, 2}\n[]byte(\"\")\n[]byte(\"\")\n",
 	"go test fuzz v1\n[]uint8(\"a\")\n[]byte(\"\")\n[]byte(\"\")\n",
 	"go test fuzz v1\nmath.Float64frombits(0x1)\n",
@@ -82,14 +92,17 @@ var fileSeeds = []string{
 
 // FuzzParseFile checks the corpus file parser: error exactly when the
 // result is nil, every error wraps ErrMalformed, it accepts exactly the
-// files Go's reader accepts as three []byte values with the same values,
-// and Marshal → ParseFile gives back the entry and the note.
+// files Go's reader accepts as three string or three []byte values, with
+// the same values, and Marshal → ParseFile gives back the entry and the
+// note.
 func FuzzParseFile(f *testing.F) {
 	for _, s := range fileSeeds {
 		f.Add([]byte(s))
 	}
-	if b, err := os.ReadFile(goWritten); err == nil {
-		f.Add(b)
+	for _, p := range []string{goWritten, goWrittenBytes} {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
 	}
 	f.Add(File{Entry: Entry{Packet: []byte("p\x00\xff"), Context: []byte{1}, Ops: []byte{}}, Note: "bpffuzz seed: note"}.Marshal())
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -97,8 +110,8 @@ func FuzzParseFile(f *testing.F) {
 		if (got == nil) == (err == nil) {
 			t.Fatalf("ParseFile: result %v with error %v", got, err)
 		}
-		ref, rerr := goReader(data)
-		refOK := rerr == nil && len(ref) == 3
+		ref, types, rerr := goReader(data)
+		refOK := rerr == nil && len(ref) == 3 && types[0] == types[1] && types[1] == types[2]
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("error %v does not wrap ErrMalformed", err)
@@ -114,6 +127,9 @@ func FuzzParseFile(f *testing.F) {
 		if want := (Entry{Packet: ref[0], Context: ref[1], Ops: ref[2]}); !sameEntry(got.Entry, want) {
 			t.Fatalf("ParseFile gives %+v, Go's reader %+v", got.Entry, want)
 		}
+		if got.Bytes != (types[0] == "[]byte") {
+			t.Fatalf("ParseFile: Bytes %v for %s values", got.Bytes, types[0])
+		}
 		if got.Note != cleanNote(got.Note) {
 			t.Fatalf("note %q is not clean", got.Note)
 		}
@@ -124,8 +140,8 @@ func FuzzParseFile(f *testing.F) {
 		if !sameEntry(again.Entry, got.Entry) || again.Note != got.Note {
 			t.Fatalf("round trip: %+v, want %+v", again, got)
 		}
-		if vals, err := goReader(got.Marshal()); err != nil || len(vals) != 3 {
-			t.Fatalf("Go's reader rejects Marshal output: %v", err)
+		if vals, types, err := goReader(got.Marshal()); err != nil || len(vals) != 3 || types[0] != "string" {
+			t.Fatalf("Go's reader does not take Marshal output as string values: %v %v", err, types)
 		}
 	})
 }
@@ -139,7 +155,8 @@ func TestParseFileErrors(t *testing.T) {
 		{"", "empty file"},
 		{"go test fuzz v2\n[]byte(\"\")\n", "first line"},
 		{"go test fuzz v1\n[]byte(\"a\")\n", "1 values"},
-		{"go test fuzz v1\nstring(\"a\")\n[]byte(\"\")\n[]byte(\"\")\n", "a string value"},
+		{"go test fuzz v1\nstring(\"a\")\n[]byte(\"\")\n[]byte(\"\")\n", "a []byte value after a string one"},
+		{"go test fuzz v1\nint(1)\nstring(\"\")\nstring(\"\")\n", "a int value"},
 		{"go test fuzz v1\n[]byte{1}\n[]byte(\"\")\n[]byte(\"\")\n", "[]byte{...}"},
 		{"go test fuzz v1\n[]byte(\"a\")\n[]byte(\"\")\n[]byte(\"\")\n[]byte(\"\")\n", "fourth value"},
 		{"go test fuzz v1\n[]byte(\"\\z\")\n[]byte(\"\")\n[]byte(\"\")\n", "line 2"},
@@ -151,14 +168,25 @@ func TestParseFileErrors(t *testing.T) {
 	}
 }
 
-// goWritten is a file `go test -fuzz` wrote (see testdata/gowritten/README.md).
-const goWritten = "testdata/gowritten/FuzzX/dd5fdb3dd9b6e2c3"
+// goWritten is a file `go test -fuzz` wrote (see testdata/gowritten/README.md);
+// goWrittenBytes one it wrote for []byte arguments, the older form.
+const (
+	goWritten      = "testdata/gowritten/FuzzX/6158955ea9418555"
+	goWrittenBytes = "testdata/gowritten/FuzzXBytes/dd5fdb3dd9b6e2c3"
+)
 
 // TestGoWrittenFile checks byte compatibility with Go's marshaller on a
 // file Go wrote: bpffuzz parses it, marshals the entry to the same bytes,
-// and gives it the same name.
+// and gives it the same name. A file of []byte values still parses.
 func TestGoWrittenFile(t *testing.T) {
 	checkGoFile(t, goWritten)
+	data, err := os.ReadFile(goWrittenBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := ParseFile(data); err != nil || !f.Bytes {
+		t.Errorf("%s: %+v, %v; want an entry with Bytes set", goWrittenBytes, f, err)
+	}
 }
 
 func checkGoFile(t *testing.T, path string) {

@@ -2,7 +2,10 @@ package fuzz
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/bpffuzz/bpffuzz/corpus"
@@ -74,5 +77,28 @@ func TestDistill(t *testing.T) {
 	defer y.close()
 	if got := y.distill(all); len(got) != len(all) {
 		t.Errorf("without coverage distill kept %d of %d seeds, want all", len(got), len(all))
+	}
+}
+
+// TestCheckCorpusForm: a corpus directory with a file in the older []byte
+// form stops go test with the command that rewrites it; string files pass.
+func TestCheckCorpusForm(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := corpus.WriteEntry(dir, corpus.Entry{Packet: []byte{1, 2}, Context: []byte{}, Ops: []byte{}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkCorpusForm(dir); err != nil {
+		t.Fatalf("string-form corpus: %v", err)
+	}
+	old := "go test fuzz v1\n[]byte(\"\\x01\")\n[]byte(\"\")\n[]byte(\"\")\n"
+	if err := os.WriteFile(filepath.Join(dir, "0123456789abcdef"), []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := checkCorpusForm(dir)
+	if err == nil || !strings.Contains(err.Error(), "bpffuzz merge "+dir) || !strings.Contains(err.Error(), "0123456789abcdef") {
+		t.Fatalf("[]byte-form file: %v, want the file named and the merge command", err)
+	}
+	if err := checkCorpusForm(filepath.Join(dir, "missing")); err != nil {
+		t.Fatalf("no corpus directory: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/bpffuzz/bpffuzz/bpf"
 	"github.com/bpffuzz/bpffuzz/corpus"
@@ -135,7 +136,7 @@ func (t *Target) Fuzz(f *testing.F) {
 			all = x.distill(all)
 		}
 		for _, s := range all {
-			f.Add(s.Packet, s.Context, s.Ops)
+			f.Add(string(s.Packet), string(s.Context), string(s.Ops))
 		}
 	}
 	if fuzzing {
@@ -145,8 +146,17 @@ func (t *Target) Fuzz(f *testing.F) {
 	if fuzzing && x.cov != nil && x.cov.Cover != nil && !t.KeepGoCoverage {
 		counters = goCounters()
 	}
-	f.Fuzz(func(tt *testing.T, packet, ctx, ops []byte) {
-		e := corpus.Entry{Packet: packet, Context: ctx, Ops: ops}
+	if err := checkCorpusForm(filepath.Join("testdata", "fuzz", fuzzName(f))); err != nil {
+		f.Fatal(err)
+	}
+	// Strings, not []byte: Go's mutator keeps every []byte argument it
+	// mutates in one scratch buffer, so that in a chain of mutations a
+	// mutation of one []byte argument overwrites another (the packet then
+	// holds the ops, or the ops the packet: internal/fuzz mutator.go, Go
+	// 1.26). A string argument is copied out of it. The executor only reads
+	// the bytes.
+	f.Fuzz(func(tt *testing.T, packet, ctx, ops string) {
+		e := corpus.Entry{Packet: bytesOf(packet), Context: bytesOf(ctx), Ops: bytesOf(ops)}
 		fd, err := x.execute(e)
 		// Go's engine sees the BPF blocks this input took (and, with
 		// KeepGoCoverage, the harness's own Go paths).
@@ -205,6 +215,37 @@ func (x *executor) distill(seeds []corpus.Entry) []corpus.Entry {
 	return out
 }
 
+// bytesOf is s as a byte slice, without a copy; it must not be written.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// checkCorpusForm fails when the fuzz test's corpus directory holds files
+// of []byte values, which bpffuzz wrote before Target.Fuzz took strings:
+// Go's engine would stop at the first with "mismatched types". The entries
+// are not lost: bpffuzz reads both forms, and merge rewrites them.
+func checkCorpusForm(dir string) error {
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		return nil // no corpus yet, or Go's own reader says why
+	}
+	var old []string
+	for _, n := range names {
+		data, err := os.ReadFile(filepath.Join(dir, n.Name()))
+		if err != nil {
+			continue
+		}
+		if f, err := corpus.ParseFile(data); err == nil && f.Bytes {
+			old = append(old, n.Name())
+		}
+	}
+	if len(old) == 0 {
+		return nil
+	}
+	return fmt.Errorf("bpffuzz: %d files in %s hold []byte values (%s...), the form bpffuzz wrote before fuzz targets took strings; "+
+		"go test takes only strings now. Rewrite them, keeping every entry:\n"+
+		"\tbpffuzz merge %s --out %s.new && rm -r %s && mv %s.new %s",
+		len(old), dir, old[0], dir, dir, dir, dir, dir)
+}
+
 // neutralOps are ops that change nothing: checksums fixed, every mutation
 // slot empty, and a few context decisions that keep the seed's context.
 func (x *executor) neutralOps() []byte {
@@ -253,5 +294,3 @@ func findingsDir(name string) string {
 	}
 	return filepath.Join("testdata", "findings", name)
 }
-
-var _ = fmt.Sprint

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/bpffuzz/bpffuzz/corpus"
@@ -122,13 +121,16 @@ func readEntries(paths []string, stderr io.Writer) ([]corpus.Entry, []string, er
 			entries, names = append(entries, e), append(names, p)
 			continue
 		}
-		es, errs := corpus.ReadDir(p)
-		for _, err := range errs {
-			fmt.Fprintf(stderr, "bpffuzz: skipping %v\n", err)
+		d, err := corpus.ReadDirFiles(p)
+		if err != nil {
+			return nil, nil, err
 		}
-		for _, e := range es {
-			entries = append(entries, e)
-			names = append(names, filepath.Join(p, corpus.FileName(corpus.Marshal(e))))
+		for _, b := range d.Bad {
+			fmt.Fprintf(stderr, "bpffuzz: skipping %v\n", b)
+		}
+		for _, f := range d.Files {
+			entries = append(entries, f.Entry)
+			names = append(names, f.Path)
 		}
 	}
 	return entries, names, nil
