@@ -3,9 +3,11 @@ package cover
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/bpffuzz/bpffuzz/bpf"
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 )
 
 // Program is a loaded program with its coverage.
@@ -18,6 +20,10 @@ type Program struct {
 	// Fallback says why the program runs with fewer probes or none, ""
 	// when fully instrumented.
 	Fallback string
+	// Original is the program's instructions as written, before
+	// instrumentation (what a mutator's dictionary reads: probes break the
+	// program's own straight-line code).
+	Original asm.Instructions
 }
 
 // Load loads a program like bpf.Load, instrumented for coverage. If the
@@ -45,6 +51,7 @@ func LoadSpec(spec *ebpf.CollectionSpec, program string, opts *bpf.Options) (*Pr
 	}
 	var reasons []string
 	var depths map[string][]int
+	var orig asm.Instructions
 	for _, mode := range []Mode{Full, Light} {
 		var layout *Layout
 		var wanted []string
@@ -53,6 +60,9 @@ func LoadSpec(spec *ebpf.CollectionSpec, program string, opts *bpf.Options) (*Pr
 				if err := opts.Rewrite(s, programs); err != nil {
 					return err
 				}
+			}
+			if ps := s.Programs[program]; ps != nil {
+				orig = slices.Clone(ps.Instructions)
 			}
 			var err error
 			layout, err = InstrumentStack(s, programs, mode, depths)
@@ -81,7 +91,7 @@ func LoadSpec(spec *ebpf.CollectionSpec, program string, opts *bpf.Options) (*Pr
 			if len(reasons) > 0 {
 				fb = fmt.Sprintf("%s instrumentation: %s", mode, reasons[0])
 			}
-			return &Program{Program: p, Layout: layout, Cover: m, Fallback: fb}, nil
+			return &Program{Program: p, Layout: layout, Cover: m, Fallback: fb, Original: orig}, nil
 		}
 		var le *bpf.LoadError
 		if !errors.As(err, &le) && !isInstrumentError(err) {
@@ -98,7 +108,7 @@ func LoadSpec(spec *ebpf.CollectionSpec, program string, opts *bpf.Options) (*Pr
 	if err != nil {
 		return nil, err
 	}
-	return &Program{Program: p, Fallback: "running without coverage: " + reasons[len(reasons)-1]}, nil
+	return &Program{Program: p, Fallback: "running without coverage: " + reasons[len(reasons)-1], Original: p.Spec.Instructions}, nil
 }
 
 // errNeedDepths stops a load whose instrumentation needs the programs'

@@ -103,7 +103,11 @@ func (t *Target) newExecutor(name string) (*executor, error) {
 		x.close()
 		return nil, err
 	}
-	x.mut = mutate.New(mutate.DictionaryFrom(x.prog.Spec.Instructions), t.Mutate)
+	insns := x.prog.Spec.Instructions
+	if x.cov != nil && x.cov.Original != nil {
+		insns = x.cov.Original // the dictionary reads the program as written
+	}
+	x.mut = mutate.New(mutate.DictionaryFrom(insns), t.Mutate)
 	x.info = oracle.ProgramOf(x.prog)
 	x.oracles = t.Oracles
 	if x.oracles == nil {

@@ -140,3 +140,6 @@ func (m *Mutator) slot(i int, v uint32) *consume.Decisions {
 	m.slotDec.Reset(m.slotBuf[:])
 	return &m.slotDec
 }
+
+// Dict is the mutator's dictionary.
+func (m *Mutator) Dict() *Dictionary { return m.dict }
