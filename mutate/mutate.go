@@ -16,7 +16,9 @@ type Options struct {
 	// default, 0.05; negative means never.
 	BrokenChecksums float64
 	// MaxOps is the number of mutation slots the ops have (see Packet).
-	// Default 16.
+	// Default 32: under go test, an input's progress is held in the slots
+	// it has filled, and a change Go's engine makes to a filled slot undoes
+	// it; the more slots are empty, the more of its changes add a mutation.
 	MaxOps int
 	// MaxLen caps the output packet. Default 3712 (the skb limit).
 	MaxLen int
@@ -50,7 +52,7 @@ func New(dict *Dictionary, opts Options) *Mutator {
 		opts.BrokenChecksums = 0.05
 	}
 	if opts.MaxOps <= 0 {
-		opts.MaxOps = 16
+		opts.MaxOps = 32
 	}
 	if opts.MaxLen <= 0 {
 		opts.MaxLen = 3712

@@ -321,3 +321,48 @@ func TestDictionaryFields(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldBases checks the field mutation: it writes at the field's
+// offset from each base the field fits behind (frame, L3, L4, L4 payload)
+// and at no other place, and writes a zero constant as one half of the time.
+func TestFieldBases(t *testing.T) {
+	l := pkt.Parse(udp4, 0)
+	const off = 3
+	m := New(&Dictionary{Fields: []Field{{off, []byte{0}}}}, Options{BrokenChecksums: -1})
+	seed := bytes.Clone(udp4)
+	for _, b := range []int{off, l.L3 + off, l.L4 + off, l.L4 + 8 + off} {
+		seed[b] = 0x5a // neither zero nor one
+	}
+	wrote := map[int]map[byte]int{}
+	for b := range 256 {
+		for c := range 2 {
+			s := &state{p: bytes.Clone(seed)}
+			// Decisions: the field, the base, zero or one.
+			if !field(m, s, consume.New([]byte{0, byte(b), byte(c)})) {
+				t.Fatalf("field did not apply to a %d-byte packet", len(seed))
+			}
+			for at := range s.p {
+				if s.p[at] != seed[at] {
+					if wrote[at] == nil {
+						wrote[at] = map[byte]int{}
+					}
+					wrote[at][s.p[at]]++
+				}
+			}
+		}
+	}
+	for _, at := range []int{off, l.L3 + off, l.L4 + off, l.L4 + 8 + off} {
+		if wrote[at][0] == 0 || wrote[at][1] == 0 {
+			t.Errorf("offset %d: written %v, want both 0 and 1", at, wrote[at])
+		}
+		delete(wrote, at)
+	}
+	if len(wrote) != 0 {
+		t.Errorf("written elsewhere: %v", wrote)
+	}
+	// A field that fits behind no base does not apply.
+	m = New(&Dictionary{Fields: []Field{{len(udp4), []byte{7}}}}, Options{})
+	if field(m, &state{p: bytes.Clone(udp4)}, consume.New([]byte{0, 0, 0, 0})) {
+		t.Errorf("a field past the packet's end applied")
+	}
+}

@@ -15,6 +15,13 @@ func init() {
 		{"interesting", interesting},
 		{"dictionary", dictionary},
 		{"dictionary", dictionary},
+		// Five shares: a field written with what the program compares it
+		// with passes one of the program's branches in one mutation, and
+		// a parser is a chain of them (falls back to dictionary when the
+		// program compares no loaded field).
+		{"field", field},
+		{"field", field},
+		{"field", field},
 		{"field", field},
 		{"field", field},
 		{"truncate", truncate},
@@ -130,21 +137,34 @@ func dictionary(m *Mutator, s *state, d *consume.Decisions) bool {
 // field writes a constant the program compares a loaded field with, at
 // the field's offset from the frame's start, from the innermost L3 or L4
 // header, or from the L4 payload: the offset is relative to a pointer the
-// program holds, and those are the pointers parsers hold.
+// program holds, and those are the pointers parsers hold. Only bases the
+// field fits behind are drawn from. A zero constant is written half of the
+// time as one instead: zero bytes are common in packets (padding, unused
+// fields), so the side of a comparison with zero that the packet lacks is
+// as often the nonzero one.
 func field(m *Mutator, s *state, d *consume.Decisions) bool {
 	if len(m.dict.Fields) == 0 || len(s.p) == 0 {
 		return dictionary(m, s, d)
 	}
 	f := m.dict.Fields[intn(d, len(m.dict.Fields))]
 	l, _ := innermost(s.p)
-	at := f.Offset
-	if base := []int{0, l.L3, l.L4, payload(l, s.p)}[intn(d, 4)]; base > 0 {
-		at += base
+	var fit [4]int
+	n := 0
+	for _, base := range [...]int{0, l.L3, l.L4, payload(l, s.p)} {
+		if base < 0 || (base == 0 && n > 0) || base+f.Offset+len(f.Value) > len(s.p) || slices.Contains(fit[:n], base) {
+			continue
+		}
+		fit[n] = base
+		n++
 	}
-	if at+len(f.Value) > len(s.p) {
+	if n == 0 {
 		return false
 	}
+	at := fit[intn(d, n)] + f.Offset
 	copy(s.p[at:], f.Value)
+	if intn(d, 2) == 1 && !slices.ContainsFunc(f.Value, func(b byte) bool { return b != 0 }) {
+		s.p[at] = 1
+	}
 	return true
 }
 
