@@ -1,6 +1,7 @@
 package fuzz
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -107,3 +108,52 @@ func TestInputSkipped(t *testing.T) {
 }
 
 var _ = bpf.XDPContext{}
+
+// TestReplaySplicesSeeds checks that with seeds an entry replays the same
+// in any corpus: its splices read the seeds' packets, as under go test, not
+// the packets of the entries it is replayed with.
+func TestReplaySplicesSeeds(t *testing.T) {
+	kerneltest.Skip(t)
+	seeds, err := sample()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []corpus.Entry
+	for v := uint32(1); v <= 2000; v++ {
+		ops := []byte{0xff, byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)}
+		all = append(all, corpus.Entry{Packet: seeds[int(v)%len(seeds)].Packet, Ops: ops})
+	}
+	var some []corpus.Entry
+	for i := len(all) - 1; i >= 0; i -= 7 {
+		some = append(some, all[i])
+	}
+	input := func(tg Target, entries []corpus.Entry) map[string][]byte {
+		t.Helper()
+		out, _, err := tg.Replay(entries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string][]byte{}
+		for i, o := range out {
+			m[string(entries[i].Packet)+string(entries[i].Ops)] = o.Input
+		}
+		return m
+	}
+	tg := Target{Object: "../examples/xdp_parser.o", Program: "xdp_parser", Seeds: sample}
+	full, part := input(tg, all), input(tg, some)
+	tg.Seeds = Packets() // no packets to splice from
+	alone := input(tg, some)
+	spliced := 0
+	for k, p := range part {
+		if !bytes.Equal(p, full[k]) {
+			t.Fatalf("entry % x: replayed among %d entries % x, among %d % x", k, len(all), full[k], len(some), p)
+		}
+		if !bytes.Equal(p, alone[k]) {
+			spliced++
+		}
+	}
+	if spliced == 0 {
+		t.Errorf("none of %d entries spliced a seed's packet in", len(some))
+	}
+	t.Logf("%d of %d entries spliced", spliced, len(some))
+}

@@ -33,14 +33,25 @@ type Outcome struct {
 // Replay runs entries once each, the way the fuzz target runs them, and
 // returns their outcomes and the coverage profile (nil when the program
 // runs uninstrumented). It never stops at a finding.
+//
+// An entry's splice mutations read other packets: under go test, the fuzz
+// target's seeds. With t.Seeds set those are the seeds' packets, so that a
+// go test corpus replays as go test ran it; without, the entries' own
+// packets (what a corpus of bpffuzz's own holds).
 func (t *Target) Replay(entries []corpus.Entry) ([]Outcome, *cover.Profile, error) {
 	x, err := t.newExecutor(t.Program)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer x.close()
-	for _, e := range entries {
-		x.peers = append(x.peers, e.Packet)
+	if t.Seeds != nil {
+		seeds, err := t.Seeds()
+		if err != nil {
+			return nil, nil, err
+		}
+		x.setPeers(seeds)
+	} else {
+		x.setPeers(entries)
 	}
 	var prof *cover.Profile
 	if x.cov != nil && x.cov.Layout != nil {

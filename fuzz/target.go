@@ -120,9 +120,9 @@ func (t *Target) Fuzz(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
+		x.setPeers(seeds)
 		var all []corpus.Entry
 		for _, s := range seeds {
-			x.peers = append(x.peers, s.Packet)
 			if fuzzing && len(s.Ops) == 0 {
 				// Go's mutators change the bytes a value has far more
 				// often than they grow an empty one: the seed goes in
@@ -213,6 +213,16 @@ func (x *executor) distill(seeds []corpus.Entry) []corpus.Entry {
 		}
 	}
 	return out
+}
+
+// setPeers makes the seeds' packets what splice mutations read. Target.Fuzz
+// and Replay both take them from the seeds, so that an entry with ops makes
+// the same packet in any corpus it is in.
+func (x *executor) setPeers(seeds []corpus.Entry) {
+	x.peers = x.peers[:0]
+	for _, s := range seeds {
+		x.peers = append(x.peers, s.Packet)
+	}
 }
 
 // bytesOf is s as a byte slice, without a copy; it must not be written.

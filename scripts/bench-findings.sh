@@ -74,7 +74,7 @@ gofuzz() {
 	# How deep Go's corpus got: the BPF blocks its entries reach.
 	local blocks=""
 	if [ -d "$work/fuzzcache/$target" ]; then
-		blocks=$("$root/bpffuzz" cover "$root/examples/planted.o" "$prog" "$work/fuzzcache/$target" --json 2>/dev/null |
+		blocks=$("$root/bpffuzz" cover "$root/examples/planted.o" "$prog" "$work/fuzzcache/$target" --seed "$root/$seed" --json 2>/dev/null |
 			tr -d '\n ' | sed -n 's/.*"blocks_hit":\([0-9]*\),"blocks_total":\([0-9]*\).*/corpus reaches \1\/\2 blocks/p') || true
 	fi
 	rm -rf "$work/fuzzcache" "$work/findings" "examples/testdata/fuzz/$target"

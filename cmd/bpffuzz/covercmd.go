@@ -14,7 +14,7 @@ import (
 	"github.com/bpffuzz/bpffuzz/fuzz"
 )
 
-const coverUsage = `Usage: bpffuzz cover OBJECT PROGRAM FILE|DIR... [--html FILE] [--json] [--uncovered] [--maps FILE]
+const coverUsage = `Usage: bpffuzz cover OBJECT PROGRAM FILE|DIR... [--html FILE] [--json] [--uncovered] [--maps FILE] [--seed PCAP]
 
 Runs corpus entries (go test fuzz v1 files, or directories of them such as
 testdata/fuzz/FuzzX) through the instrumented program and reports the BPF
@@ -28,6 +28,9 @@ line info), in total and per function.
                  same per function
   --uncovered    also list the source lines no entry executed
   --maps FILE    map and variable setup, as for bpffuzz fuzz
+  --seed PCAP    the packets the entries' splice mutations read, as the fuzz
+                 target's seeds (repeatable): a go test corpus replays as go
+                 test ran it only with the same seeds as fuzz.Pcap gave it
 
 Blocks the instrumentation could not probe (a program near the verifier's
 limits loads in a lighter mode) are not counted, and the summary says how
@@ -41,6 +44,8 @@ func coverCmd(args []string, stdout, stderr io.Writer) error {
 	htmlOut := fs.String("html", "", "")
 	uncovered := fs.Bool("uncovered", false, "")
 	mapsFile := fs.String("maps", "", "")
+	var seeds multiFlag
+	fs.Var(&seeds, "seed", "")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -49,6 +54,9 @@ func coverCmd(args []string, stdout, stderr io.Writer) error {
 		return usagef("cover takes OBJECT, PROGRAM and corpus files or directories")
 	}
 	t := &fuzz.Target{Object: pos[0], Program: pos[1]}
+	if len(seeds) > 0 {
+		t.Seeds = fuzz.Pcap(seeds...)
+	}
 	if *mapsFile != "" {
 		if t.Options, err = readSetup(*mapsFile); err != nil {
 			return err
@@ -61,6 +69,7 @@ func coverCmd(args []string, stdout, stderr io.Writer) error {
 	if len(entries) == 0 {
 		return fmt.Errorf("no corpus entries in %v: seed a corpus first (bpffuzz seed, or bpffuzz fuzz --corpus DIR)", pos[2:])
 	}
+	noteSplices(stderr, entries, len(seeds) > 0)
 	_, prof, err := t.Replay(entries)
 	if err != nil {
 		return err
@@ -102,4 +111,23 @@ func coverCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "wrote %s\n", *htmlOut)
 	}
 	return nil
+}
+
+// noteSplices says, when entries carry mutation ops and no seeds were
+// given, that their splices read the other entries' packets: a go test
+// corpus then replays as go test ran it only with its fuzz target's seeds.
+func noteSplices(w io.Writer, entries []corpus.Entry, seeded bool) {
+	if seeded {
+		return
+	}
+	n := 0
+	for _, e := range entries {
+		if len(e.Ops) > 0 {
+			n++
+		}
+	}
+	if n > 0 {
+		fmt.Fprintf(w, "bpffuzz: %d of %d entries carry mutation ops, whose splices read the other entries' packets here; "+
+			"for a go test corpus pass its fuzz target's seeds (--seed PCAP) to run them as go test did\n", n, len(entries))
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpffuzz/bpffuzz/corpus"
 	"github.com/bpffuzz/bpffuzz/internal/kerneltest"
 )
 
@@ -106,6 +107,27 @@ func TestFuzzCommandErrors(t *testing.T) {
 		out, stderr, code := runCLI(t, c.args...)
 		if code != c.code || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, want %d with %q\n%s%s", c.args, code, c.code, c.want, out, stderr)
+		}
+	}
+}
+
+// TestCoverSeedNote checks that cover and replay say when entries with ops
+// are replayed without the seeds their splices read, and not with --seed.
+func TestCoverSeedNote(t *testing.T) {
+	kerneltest.Skip(t)
+	dir := t.TempDir()
+	ops := []byte{0xff, 1, 2, 3, 4}
+	if _, err := corpus.WriteEntry(dir, corpus.Entry{Packet: make([]byte, 64), Ops: ops}); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"cover", "replay"} {
+		_, stderr, code := runCLI(t, cmd, examples+"planted.o", "xdp_tlv", dir)
+		if code != 0 || !strings.Contains(stderr, "1 of 1 entries carry mutation ops") || !strings.Contains(stderr, "--seed PCAP") {
+			t.Errorf("%s without --seed: exit %d, stderr %q", cmd, code, stderr)
+		}
+		_, stderr, code = runCLI(t, cmd, examples+"planted.o", "xdp_tlv", dir, "--seed", examples+"testdata/sample.pcapng")
+		if code != 0 || strings.Contains(stderr, "mutation ops") {
+			t.Errorf("%s --seed: exit %d, stderr %q", cmd, code, stderr)
 		}
 	}
 }

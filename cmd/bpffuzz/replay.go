@@ -12,7 +12,7 @@ import (
 	"github.com/bpffuzz/bpffuzz/fuzz"
 )
 
-const replayUsage = `Usage: bpffuzz replay OBJECT PROGRAM FILE|DIR... [--maps FILE] [--json] [--record FILE]
+const replayUsage = `Usage: bpffuzz replay OBJECT PROGRAM FILE|DIR... [--maps FILE] [--json] [--record FILE] [--seed PCAP]
 
 Runs corpus entries (go test fuzz v1 files, or directories of them) through
 the program as the fuzz target does, with every default oracle, and prints
@@ -22,6 +22,10 @@ an oracle objected to an entry, 1 when it could not run.
 --record FILE also writes every entry's input and outcome (output packet and
 context included) with this kernel's release, for 'bpffuzz diff' to compare
 with a record made on another kernel.
+
+--seed PCAP gives the packets the entries' splice mutations read, as the fuzz
+target's seeds (repeatable): a go test corpus replays as go test ran it only
+with the seeds its fuzz target has (fuzz.Pcap).
 `
 
 // replayCmd runs corpus entries and prints their outcomes.
@@ -29,6 +33,8 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "")
 	mapsFile := fs.String("maps", "", "")
+	var seeds multiFlag
+	fs.Var(&seeds, "seed", "")
 	recordFile := fs.String("record", "", "")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -38,6 +44,9 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 		return usagef("replay takes OBJECT, PROGRAM and corpus files or directories")
 	}
 	t := &fuzz.Target{Object: pos[0], Program: pos[1]}
+	if len(seeds) > 0 {
+		t.Seeds = fuzz.Pcap(seeds...)
+	}
 	if *mapsFile != "" {
 		if t.Options, err = readSetup(*mapsFile); err != nil {
 			return err
@@ -47,6 +56,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	noteSplices(stderr, entries, len(seeds) > 0)
 	out, prof, err := t.Replay(entries)
 	if err != nil {
 		return err
