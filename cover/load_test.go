@@ -2,6 +2,7 @@ package cover
 
 import (
 	"bytes"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -148,4 +149,43 @@ func TestTailCallRegions(t *testing.T) {
 				regionHit("xdp_dispatch"), tc.want, regionHit(tc.want), tc.not, regionHit(tc.not))
 		}
 	}
+}
+
+// TestEveryExampleLoads loads every program of every example object (the
+// tail-call targets among them) and of the bpf-to-bpf test object,
+// instrumented in full: none may need the light mode or run uninstrumented,
+// and each must run. (TestLargeProgram is the large one.)
+func TestEveryExampleLoads(t *testing.T) {
+	kerneltest.Skip(t)
+	objs, err := filepath.Glob("../examples/*.o")
+	if err != nil || len(objs) == 0 {
+		t.Fatalf("no example objects: %v", err)
+	}
+	loaded := 0
+	for _, obj := range append(objs, "../bpf/testdata/bpf2bpf.o") {
+		spec, err := ebpf.LoadCollectionSpec(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, ps := range spec.Programs {
+			t.Run(filepath.Base(obj)+"/"+name, func(t *testing.T) {
+				p, err := Load(obj, name, nil)
+				if err != nil {
+					t.Fatalf("%s program: %v", ps.Type, err)
+				}
+				defer p.Close()
+				loaded++
+				if p.Layout == nil || p.Fallback != "" {
+					t.Fatalf("not fully instrumented: %s", p.Fallback)
+				}
+				if _, err := p.Run(bpf.Input{Packet: make([]byte, 64)}); err != nil && !bpf.IsInputError(err) {
+					t.Errorf("run: %v", err)
+				}
+			})
+		}
+	}
+	if loaded < 15 {
+		t.Errorf("%d programs loaded, want every example's", loaded)
+	}
+	t.Logf("%d programs loaded instrumented in full", loaded)
 }
