@@ -141,9 +141,7 @@ func (t *Target) Run(ctx context.Context, opts EngineOptions) (*Stats, error) {
 		initial = []corpus.Entry{{Packet: make([]byte, 64)}}
 	}
 	for _, x := range workers {
-		for _, s := range initial {
-			x.peers = append(x.peers, s.Packet)
-		}
+		x.setPeers(initial)
 	}
 	start := time.Now()
 	for _, s := range initial {

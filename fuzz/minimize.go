@@ -103,10 +103,7 @@ type observation struct {
 // mutator's peers (as the fuzz target has its corpus), and returns what
 // each run showed and the stats of the set.
 func (x *executor) observeAll(entries []corpus.Entry) ([]observation, CorpusStats, error) {
-	x.peers = x.peers[:0]
-	for _, e := range entries {
-		x.peers = append(x.peers, e.Packet)
-	}
+	x.setPeers(entries)
 	st := CorpusStats{Entries: len(entries)}
 	if x.cov != nil && x.cov.Layout != nil {
 		st.Profile = cover.NewProfile(x.cov.Layout)

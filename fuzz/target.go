@@ -215,13 +215,14 @@ func (x *executor) distill(seeds []corpus.Entry) []corpus.Entry {
 	return out
 }
 
-// setPeers makes the seeds' packets what splice mutations read. Target.Fuzz
-// and Replay both take them from the seeds, so that an entry with ops makes
-// the same packet in any corpus it is in.
-func (x *executor) setPeers(seeds []corpus.Entry) {
+// setPeers makes the packets of from what splice mutations read: the
+// seeds under go test (and in Replay when the target has seeds, so that an
+// entry with ops makes the same packet in any corpus it is in), the
+// starting corpus in the engine and in corpus tools.
+func (x *executor) setPeers(from []corpus.Entry) {
 	x.peers = x.peers[:0]
-	for _, s := range seeds {
-		x.peers = append(x.peers, s.Packet)
+	for _, e := range from {
+		x.peers = append(x.peers, e.Packet)
 	}
 }
 

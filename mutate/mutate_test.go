@@ -81,9 +81,10 @@ func TestSlots(t *testing.T) {
 			distinct[string(m.Packet(nil, udp4, consume.New(ops), nil))] = true
 		}
 	}
-	t.Logf("%d one-byte changes of empty slots, %d distinct packets", 3*(len(empty)-1), len(distinct))
-	if n := len(distinct); n < (len(empty) - 1) {
-		t.Errorf("%d one-byte changes of empty slots gave %d distinct packets", 3*(len(empty)-1), n)
+	changes, n := 3*(len(empty)-1), len(distinct)
+	t.Logf("%d one-byte changes of empty slots, %d distinct packets", changes, n)
+	if n < len(empty)-1 {
+		t.Errorf("%d one-byte changes of empty slots gave %d distinct packets", changes, n)
 	}
 }
 
@@ -360,6 +361,23 @@ func TestFieldBases(t *testing.T) {
 	}
 	if len(wrote) != 0 {
 		t.Errorf("written elsewhere: %v", wrote)
+	}
+	// A field that fits behind the frame, L3 and L4 but not the payload's
+	// start applies on every draw, at one of the three.
+	last := len(udp4) - 1 - l.L4
+	m = New(&Dictionary{Fields: []Field{{last, []byte{7}}}}, Options{})
+	for b := range 256 {
+		s := &state{p: bytes.Clone(udp4)}
+		if !field(m, s, consume.New([]byte{0, byte(b), 0})) {
+			t.Fatalf("base draw %d: a field that fits behind three bases did not apply", b)
+		}
+		at := 0
+		for at < len(udp4) && s.p[at] == udp4[at] {
+			at++
+		}
+		if at != last && at != l.L3+last && at != l.L4+last {
+			t.Fatalf("base draw %d: written at %d", b, at)
+		}
 	}
 	// A field that fits behind no base does not apply.
 	m = New(&Dictionary{Fields: []Field{{len(udp4), []byte{7}}}}, Options{})

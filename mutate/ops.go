@@ -148,14 +148,14 @@ func field(m *Mutator, s *state, d *consume.Decisions) bool {
 	}
 	f := m.dict.Fields[intn(d, len(m.dict.Fields))]
 	l, _ := innermost(s.p)
+	// The frame's start, and the headers' (0 when the packet has none).
 	var fit [4]int
 	n := 0
 	for _, base := range [...]int{0, l.L3, l.L4, payload(l, s.p)} {
-		if base < 0 || (base == 0 && n > 0) || base+f.Offset+len(f.Value) > len(s.p) || slices.Contains(fit[:n], base) {
-			continue
+		if base+f.Offset+len(f.Value) <= len(s.p) && !slices.Contains(fit[:n], base) {
+			fit[n] = base
+			n++
 		}
-		fit[n] = base
-		n++
 	}
 	if n == 0 {
 		return false
